@@ -1,0 +1,146 @@
+"""Command line: ``streamcal calibrate | simulate | demo``.
+
+Exit codes: 0 success; 2 bad input or bad usage (one line on stderr naming the file and the
+problem); 1 any other failure (also one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .errors import BadInputError, StreamcalError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def _step_values(pairs: Sequence[tuple[str, str]]) -> dict[str, dict[str, str]]:
+    values: dict[str, dict[str, str]] = {}
+    for key, value in pairs:
+        if "." not in key:
+            raise ValueError(f"--set expects STEP.PARAM=VALUE, got {key}={value}")
+        step, param = key.split(".", 1)
+        values.setdefault(step, {})[param] = value
+    return values
+
+
+def _add_calibrate(sub) -> None:
+    p = sub.add_parser("calibrate", help="run stage 1 on raw exposures (one process)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="_uncal.fits files")
+    p.add_argument("--out", required=True, help="directory for the products")
+    p.add_argument("--pipeline", help="force a pipeline (default: route by EXP_TYPE)")
+    p.add_argument("--skip", action="append", default=[], metavar="STEP", help="skip a step (repeatable)")
+    p.add_argument("--set", dest="sets", action="append", default=[], type=_key_value,
+                   metavar="STEP.PARAM=VALUE", help="set a step parameter (repeatable)")
+    p.add_argument("--override", action="append", default=[], type=_key_value, metavar="REFTYPE=PATH",
+                   help="use this reference file for a reference type (repeatable)")
+    p.add_argument("--refs", help="directory of JWST reference files (default: the synthetic set)")
+    p.add_argument("--save-calibrated-ramp", action="store_true", help="also write the _ramp product")
+
+
+def _add_simulate(sub) -> None:
+    p = sub.add_parser("simulate", help="write simulated raw exposures into a directory")
+    p.add_argument("out", help="directory to write _uncal.fits files (and truth) into")
+    p.add_argument("--detector", default="NRCA1")
+    p.add_argument("--exp-type", default="NRC_IMAGE")
+    p.add_argument("--subarray", default="SUB400P")
+    p.add_argument("--readpatt", default=None)
+    p.add_argument("--ngroups", type=int, default=10)
+    p.add_argument("--nints", type=int, default=1)
+    p.add_argument("--exposures", type=int, default=1, help="number of exposures (a dither sequence)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--program", action="store_true", help="simulate the demo's small observing program instead")
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="simulate a small observing program and calibrate it")
+    p.add_argument("--out", default=None, help="work directory (default: a new temporary one)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamcal", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"streamcal {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_calibrate(sub)
+    _add_simulate(sub)
+    _add_demo(sub)
+    return parser
+
+
+def _say(message: str) -> None:
+    print(f"streamcal: {message}", file=sys.stderr)
+
+
+def cmd_calibrate(args) -> int:
+    from .pipelines import CalibrationOptions, calibrate_file
+    from .refs import ReferenceSet
+
+    try:
+        options = CalibrationOptions(pipeline=args.pipeline, skip=frozenset(args.skip),
+                                     step_values=_step_values(args.sets),
+                                     save_calibrated_ramp=args.save_calibrated_ramp)
+        refs = ReferenceSet(args.refs, overrides=dict(args.override))
+    except (ValueError, StreamcalError) as exc:
+        _say(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    status = EXIT_OK
+    for path in args.inputs:
+        try:
+            for product in calibrate_file(path, args.out, refs, options):
+                print(product)
+        except BadInputError as exc:
+            _say(f"error: {exc}")
+            status = max(status, EXIT_BAD_INPUT)
+        except ValueError as exc:  # a --set/--skip that does not fit this file's pipeline
+            _say(f"error: {path}: {exc}")
+            status = max(status, EXIT_BAD_INPUT)
+        except Exception as exc:  # one line, and go on with the next file
+            _say(f"error: {path}: {type(exc).__name__}: {exc}")
+            status = EXIT_FAILED if status == EXIT_OK else status
+    return status
+
+
+def cmd_simulate(args) -> int:
+    from . import sim
+
+    if args.program:
+        paths = sim.simulate_program(args.out, seed=args.seed)
+    else:
+        paths = sim.simulate_to_directory(args.out, detector=args.detector, exp_type=args.exp_type,
+                                          subarray=args.subarray, readpatt=args.readpatt,
+                                          ngroups=args.ngroups, nints=args.nints,
+                                          n_exposures=args.exposures, seed=args.seed)
+    for path in paths:
+        print(path)
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.out, seed=args.seed)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"calibrate": cmd_calibrate, "simulate": cmd_simulate, "demo": cmd_demo}[args.command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Data model: raw ramps and calibrated products in the JWST file layout.
+
+Arrays are numpy in the DMS (science) orientation, numpy axis order:
+
+========== =========================== ======= ===========
+model      array                       dtype   unit
+========== =========================== ======= ===========
+RampModel  data (nints,ngroups,ny,nx)  float32 DN
+RampModel  pixeldq (ny,nx)             uint32  DQ bits
+RampModel  groupdq (nints,ngroups,...) uint8   DQ bits 0-7
+ImageModel data/err (ny,nx)|(nints,..) float32 DN/s
+ImageModel var_poisson/var_rnoise      float32 (DN/s)^2
+ImageModel dq                          uint32  DQ bits
+========== =========================== ======= ===========
+
+File reading and writing live in :mod:`streamcal.fitsio`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+
+
+def _get(header: fits.Header, key: str, default: Any = None) -> Any:
+    value = header.get(key, default)
+    return default if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
+@dataclass(frozen=True)
+class ExposureMeta:
+    """The primary-header keywords that stage 1 needs, typed.
+
+    Times are in seconds.  ``substrt1/2`` are 1-based starts of the subarray in full-frame
+    science coordinates, ``subsize1/2`` its size along x (columns) and y (rows).
+    """
+
+    filename: str
+    instrument: str
+    detector: str
+    exp_type: str
+    nints: int
+    ngroups: int
+    nframes: int
+    groupgap: int
+    tframe: float
+    tgroup: float
+    readpatt: str = "ANY"
+    subarray: str = "FULL"
+    substrt1: int = 1
+    substrt2: int = 1
+    subsize1: int = 0
+    subsize2: int = 0
+    fastaxis: int = 1
+    slowaxis: int = 2
+    noutputs: int = 4
+    frmdivsr: int = 1
+    filter: str = "N/A"
+    pupil: str = "N/A"
+    tsovisit: bool = False
+    gainfact: float | None = None
+    zeroframe: bool = False
+
+    #: Keywords a raw exposure must carry for stage 1 to run at all.
+    REQUIRED = ("INSTRUME", "DETECTOR", "EXP_TYPE", "NINTS", "NGROUPS", "NFRAMES",
+                "GROUPGAP", "TFRAME", "TGROUP")
+
+    @classmethod
+    def from_header(cls, header: fits.Header, shape: tuple[int, ...] | None = None) -> ExposureMeta:
+        """Build from a primary header; ``shape`` (the SCI shape) fills SUBSIZE when absent.
+
+        Raises
+        ------
+        KeyError
+            Naming every required keyword that is missing.
+        """
+        missing = [k for k in cls.REQUIRED if _get(header, k) is None]
+        if missing:
+            raise KeyError(", ".join(missing))
+        ny, nx = (shape[-2], shape[-1]) if shape else (0, 0)
+        gainfact = _get(header, "GAINFACT")
+        return cls(
+            filename=str(_get(header, "FILENAME", "unknown")),
+            instrument=str(header["INSTRUME"]).strip().upper(),
+            detector=str(header["DETECTOR"]).strip().upper(),
+            exp_type=str(header["EXP_TYPE"]).strip().upper(),
+            nints=int(header["NINTS"]),
+            ngroups=int(header["NGROUPS"]),
+            nframes=int(header["NFRAMES"]),
+            groupgap=int(header["GROUPGAP"]),
+            tframe=float(header["TFRAME"]),
+            tgroup=float(header["TGROUP"]),
+            readpatt=str(_get(header, "READPATT", "ANY")).strip().upper(),
+            subarray=str(_get(header, "SUBARRAY", "FULL")).strip().upper(),
+            substrt1=int(_get(header, "SUBSTRT1", 1)),
+            substrt2=int(_get(header, "SUBSTRT2", 1)),
+            subsize1=int(_get(header, "SUBSIZE1", nx)),
+            subsize2=int(_get(header, "SUBSIZE2", ny)),
+            fastaxis=int(_get(header, "FASTAXIS", 1)),
+            slowaxis=int(_get(header, "SLOWAXIS", 2)),
+            noutputs=int(_get(header, "NOUTPUTS", 4 if nx >= 2048 else 1)),
+            frmdivsr=int(_get(header, "FRMDIVSR", _get(header, "NFRAMES", 1))),
+            filter=str(_get(header, "FILTER", "N/A")).strip().upper(),
+            pupil=str(_get(header, "PUPIL", "N/A")).strip().upper(),
+            tsovisit=bool(_get(header, "TSOVISIT", False)),
+            gainfact=None if gainfact is None else float(gainfact),
+            zeroframe=bool(_get(header, "ZEROFRAM", False)),
+        )
+
+    @property
+    def is_miri(self) -> bool:
+        return self.instrument == "MIRI"
+
+    @property
+    def is_full_frame(self) -> bool:
+        return self.subarray in ("FULL", "GENERIC") and self.substrt1 == 1 and self.substrt2 == 1
+
+    def window(self) -> tuple[slice, slice]:
+        """0-based ``(rows, cols)`` slices of this subarray inside the full frame."""
+        y0, x0 = self.substrt2 - 1, self.substrt1 - 1
+        return slice(y0, y0 + self.subsize2), slice(x0, x0 + self.subsize1)
+
+
+@dataclass
+class RampModel:
+    """A raw or partly calibrated exposure: 4-D ramps plus DQ (jwst RampModel).
+
+    Steps update ``data``, ``pixeldq`` and ``groupdq`` in place; that is the documented
+    contract of every stage-1 step adapter (copies of a 4-D full-frame ramp cost 170 MB each).
+    """
+
+    meta: ExposureMeta
+    header: fits.Header
+    data: np.ndarray
+    pixeldq: np.ndarray
+    groupdq: np.ndarray
+    sci_header: fits.Header = field(default_factory=fits.Header)
+    zeroframe: np.ndarray | None = None
+    refout: np.ndarray | None = None
+    group: np.ndarray | None = None
+    int_times: np.ndarray | None = None
+    average_dark_current: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return self.data.shape  # type: ignore[return-value]
+
+
+@dataclass
+class ImageModel:
+    """A count-rate image (``rate``: 2-D) or cube (``rateints``, guider ``cal``: 3-D).
+
+    ``var_poisson``/``var_rnoise`` may be ``None`` (guider products have none).
+    ``dq`` is 2-D for guider products, otherwise the shape of ``data``.
+    """
+
+    meta: ExposureMeta
+    header: fits.Header
+    data: np.ndarray
+    err: np.ndarray
+    dq: np.ndarray
+    var_poisson: np.ndarray | None = None
+    var_rnoise: np.ndarray | None = None
+    sci_header: fits.Header = field(default_factory=fits.Header)
+    int_times: np.ndarray | None = None
+    bunit: str = "DN/s"
+
+
+@dataclass
+class RampFitOutput:
+    """What ramp fitting produces: the exposure ``rate`` and, when NINTS > 1 or the
+    exposure is TSO, the per-integration ``rateints``."""
+
+    rate: ImageModel
+    rateints: ImageModel | None
+
+
+def product_name(filename: str, suffix: str) -> str:
+    """JWST product name from an exposure file name: swap the last ``_<suffix>``.
+
+    Examples
+    --------
+    >>> product_name("jw01019001001_02101_00001_nrca1_uncal.fits", "rate")
+    'jw01019001001_02101_00001_nrca1_rate.fits'
+    >>> product_name("fgs_track_guider1.fits", "cal")
+    'fgs_track_guider1_cal.fits'
+    """
+    stem = filename[:-5] if filename.lower().endswith(".fits") else filename
+    for known in ("_uncal", "_ramp", "_rate", "_rateints", "_dark", "_cal", "_trapsfilled"):
+        if stem.endswith(known):
+            stem = stem[: -len(known)]
+            break
+    return f"{stem}_{suffix}.fits"

@@ -1,0 +1,93 @@
+"""Which steps each stage-1 pipeline runs, in which order, per instrument family.
+
+Orders follow the pipeline table (seed): near-IR and MIRI differ.  Steps skipped by default
+(ipc, persistence, charge_migration, firstframe) say so in their own ``Params``; what depends on
+the pipeline (the TSO parameter set, MIRI refpix) is in :attr:`PipelineSpec.default_skips`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import NotImplementedStepError
+from ..router import ALIASES
+
+NIR_DETECTOR1 = ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
+                 "persistence", "dark_current", "charge_migration", "jump", "ramp_fit", "gain_scale")
+MIRI_DETECTOR1 = ("group_scale", "dq_init", "saturation", "ipc", "firstframe", "reset", "linearity",
+                  "rscd", "lastframe", "dark_current", "refpix", "jump", "ramp_fit", "gain_scale")
+NIR_DARK = ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity")
+MIRI_DARK = ("group_scale", "dq_init", "saturation", "ipc", "firstframe", "reset", "linearity",
+             "rscd", "lastframe")
+GUIDER = ("dq_init", "guider_cds", "flat_field")
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A stage-1 pipeline.
+
+    Attributes
+    ----------
+    name : str
+        jwst configuration name (``calwebb_detector1``).
+    nir_steps, miri_steps : tuple of str
+        Step order for near-IR detectors and for MIRI.
+    output : str
+        ``"rate"`` (rate + rateints), ``"dark"`` (4-D ``_dark``) or ``"guider"`` (3-D ``_cal``).
+    default_skips : frozenset of str
+        Steps this pipeline skips unless the user turns them on (``--set STEP.skip=false``).
+    miri_default_skips : frozenset of str
+        Additional default skips for MIRI.
+    """
+
+    name: str
+    nir_steps: tuple[str, ...]
+    miri_steps: tuple[str, ...]
+    output: str
+    default_skips: frozenset[str] = field(default_factory=frozenset)
+    miri_default_skips: frozenset[str] = field(default_factory=frozenset)
+
+    def steps_for(self, instrument: str) -> tuple[str, ...]:
+        return self.miri_steps if instrument.upper() == "MIRI" else self.nir_steps
+
+    def skips_for(self, instrument: str) -> frozenset[str]:
+        extra = self.miri_default_skips if instrument.upper() == "MIRI" else frozenset()
+        return self.default_skips | extra
+
+
+PIPELINES: dict[str, PipelineSpec] = {
+    spec.name: spec
+    for spec in (
+        PipelineSpec("calwebb_detector1", NIR_DETECTOR1, MIRI_DETECTOR1, "rate",
+                     miri_default_skips=frozenset({"refpix"})),
+        # TSO parameter set: the seed skips ipc, lastframe, persistence; jwst also firstframe, rscd.
+        PipelineSpec("calwebb_tso1", NIR_DETECTOR1, MIRI_DETECTOR1, "rate",
+                     default_skips=frozenset({"ipc", "lastframe", "persistence", "firstframe", "rscd"}),
+                     miri_default_skips=frozenset({"refpix"})),
+        PipelineSpec("calwebb_dark", NIR_DARK, MIRI_DARK, "dark",
+                     miri_default_skips=frozenset({"refpix"})),
+        PipelineSpec("calwebb_guider", GUIDER, GUIDER, "guider"),
+    )
+}
+
+#: Pipelines of the table that streamcal does not implement yet (later stages).
+LATER_STAGES = ("calwebb_image2", "calwebb_spec2", "calwebb_image3", "calwebb_spec3",
+                "calwebb_ami3", "calwebb_coron3", "calwebb_tso3")
+
+
+def pipeline_for(name: str) -> PipelineSpec:
+    """The spec of a stage-1 pipeline by jwst name (aliases such as ``calwebb_dark1`` accepted).
+
+    Raises
+    ------
+    NotImplementedStepError
+        For stage-2/3 pipelines, which are not implemented yet.
+    KeyError
+        For a name that is no pipeline at all.
+    """
+    name = ALIASES.get(name, name)
+    if name in PIPELINES:
+        return PIPELINES[name]
+    if name in LATER_STAGES:
+        raise NotImplementedStepError(f"pipeline {name} is not implemented yet (stage 2/3)")
+    raise KeyError(f"unknown pipeline {name!r}; known: {', '.join(sorted(PIPELINES))}")

@@ -1,0 +1,39 @@
+"""The in-memory form of one reference file, already cut to the exposure's subarray."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from astropy.io import fits
+
+
+@dataclass
+class RefData:
+    """One reference file as a step sees it.
+
+    Attributes
+    ----------
+    reftype : str
+        CRDS reference type, lower case (``"saturation"``).
+    path : str
+        File it was read from (recorded in provenance as ``R_<TYPE>``).
+    header : astropy.io.fits.Header
+        Primary header.
+    arrays : dict of str to ndarray
+        Image extensions by EXTNAME (``"SCI"``, ``"DQ"``, ``"ERR"``, ``"COEFFS"``, ...), cut to the
+        exposure's subarray on their last two axes when the file is larger.  ``"DQ"`` is
+        translated to standard JWST bit values through the file's ``DQ_DEF``.
+    tables : dict of str to ndarray
+        Table extensions by EXTNAME, as numpy record arrays.
+    """
+
+    reftype: str
+    path: str
+    header: fits.Header
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    tables: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]

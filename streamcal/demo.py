@@ -1,0 +1,58 @@
+"""The main job of the quick start: simulate a small observing program into a landing
+directory and calibrate every exposure through the stage it can reach today.
+
+Stage 1 runs for every exposure; stage 2 and 3 are reported as not implemented yet (they
+come with later issues) — never faked.  The streaming service (issue 3) replaces the loop
+below with the Ray actors.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from . import router, sim
+from .errors import StreamcalError
+from .fitsio import read_header
+from .pipelines import calibrate_file
+from .refs import ReferenceSet
+
+
+def _calibrate_one(path: Path, products_dir: Path, refs: ReferenceSet) -> tuple[str, float]:
+    start = time.perf_counter()
+    try:
+        written = calibrate_file(path, products_dir, refs)
+        outcome = ", ".join(p.name.rsplit("_", 1)[-1].removesuffix(".fits") for p in written)
+    except StreamcalError as exc:
+        outcome = f"[red]failed: {exc}[/red]"
+    return outcome, time.perf_counter() - start
+
+
+def run_demo(work_dir: str | Path | None = None, *, seed: int = 0) -> int:
+    """Simulate, calibrate, print a table of what was produced and where.  Returns an exit code."""
+    console = Console()
+    work = Path(work_dir or tempfile.mkdtemp(prefix="streamcal-demo-"))
+    landing, products = work / "landing", work / "products"
+    console.print(f"[bold]streamcal demo[/bold] — work directory {work}")
+    with console.status("simulating a small observing program ..."):
+        raws = sim.simulate_program(landing, seed=seed)
+    console.print(f"simulated {len(raws)} raw exposures into {landing}")
+    refs = ReferenceSet()
+    table = Table(title=f"products in {products}")
+    for column in ("exposure", "EXP_TYPE", "stage 1", "products", "seconds", "stages 2-3"):
+        table.add_column(column)
+    failures = 0
+    for raw in sorted(raws):
+        route = router.route(read_header(raw))
+        with console.status(f"{route.stage1}: {raw.name}"):
+            outcome, seconds = _calibrate_one(raw, products, refs)
+        failures += outcome.startswith("[red]")
+        later = ", ".join(p for p in (route.stage2, route.stage3) if p) or "—"
+        table.add_row(raw.name.removesuffix("_uncal.fits"), route.exp_type, route.stage1, outcome,
+                      f"{seconds:.1f}", f"{later} (not implemented yet)" if later != "—" else later)
+    console.print(table)
+    return 1 if failures else 0

@@ -177,6 +177,10 @@ class RampFitOutput:
     rate: ImageModel
     rateints: ImageModel | None
 
+    @property
+    def meta(self) -> ExposureMeta:
+        return self.rate.meta
+
 
 def product_name(filename: str, suffix: str) -> str:
     """JWST product name from an exposure file name: swap the last ``_<suffix>``.

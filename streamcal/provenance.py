@@ -75,7 +75,7 @@ class Provenance:
             header[step.status_keyword] = (step.status, f"{step.name} step status")
             for reftype, name in step.reffiles.items():
                 key = REFTYPE_KEYWORDS.get(reftype, f"R_{reftype[:6].upper()}")
-                header[key] = (Path(name).name[:68], f"{reftype} reference file")
+                header[key] = Path(name).name[:68]
 
     def table_hdu(self) -> fits.BinTableHDU:
         """The ``PROVENANCE`` extension: one row per step."""
@@ -86,7 +86,7 @@ class Provenance:
             fits.Column("SECONDS", "E", array=[s.seconds for s in rows]),
             fits.Column("PARAMETERS", "A1024", array=[json.dumps(s.parameters, default=str) for s in rows]),
             fits.Column("REFFILES", "A1024", array=[json.dumps(s.reffiles) for s in rows]),
-            fits.Column("NOTE", "A256", array=[s.note for s in rows]),
+            fits.Column("NOTE", "A1024", array=[s.note for s in rows]),
         ]
         hdu = fits.BinTableHDU.from_columns(cols, name="PROVENANCE")
         hdu.header["SC_VER"] = self.version

@@ -12,9 +12,9 @@ from astropy.io import fits
 from streamcal.cli import EXIT_BAD_INPUT, main
 
 
-def _calibrate(tmp_path, path, *extra):
+def _calibrate(tmp_path, *paths_then_options):
     out = tmp_path / "out"
-    code = main(["calibrate", str(path), "--out", str(out), *extra])
+    code = main(["calibrate", *map(str, paths_then_options), "--out", str(out)])
     return code, out
 
 
@@ -71,7 +71,7 @@ def test_unknown_exp_type(tmp_path, capsys, fgs_acq1):
 
 
 def test_bad_usage_is_one_line(tmp_path, capsys, fgs_acq1):
-    code, out = _calibrate(tmp_path, fgs_acq1, "--set", "jump.no_such_parameter=1")
+    code, out = _calibrate(tmp_path, fgs_acq1, "--set", "jump.no_such_parameter=1")  # guider has no jump
     err = capsys.readouterr().err.strip().splitlines()
     assert code == EXIT_BAD_INPUT and len(err) == 1 and "jump" in err[0]
 
@@ -80,7 +80,7 @@ def test_good_and_bad_together(tmp_path, capsys, fgs_acq1):
     """A bad file does not stop the good one next to it."""
     bad = tmp_path / "bad_uncal.fits"
     bad.write_text("garbage")
-    code, out = _calibrate(tmp_path, bad, str(fgs_acq1))  # bad first, then the real file
+    code, out = _calibrate(tmp_path, bad, fgs_acq1)  # bad first, then the real file
     assert code == EXIT_BAD_INPUT
     assert [p.name for p in out.iterdir()] == ["jw01019001001_gs-acq1_2022117003102_cal.fits"]
 

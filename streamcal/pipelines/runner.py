@@ -151,7 +151,7 @@ def run_pipeline(ramp: RampModel, refs, options: CalibrationOptions = Calibratio
         route = router.route(ramp.header)
     except KeyError as exc:
         if options.pipeline is None:
-            raise BadInputError(ramp.meta.filename, "exp_type", str(exc.args[0])) from None
+            raise BadInputError(input_name or ramp.meta.filename, "exp_type", str(exc.args[0])) from None
         route = None
     spec = pipeline_for(options.pipeline or route.stage1)
     params = resolve_params(spec, ramp.meta.instrument, options)

@@ -1,0 +1,161 @@
+"""Reading and writing reference files in the JWST reference-file FITS layout.
+
+A reference file is a primary header (REFTYPE, INSTRUME, DETECTOR, SUBARRAY, SUBSTRT1/2,
+SUBSIZE1/2, READPATT/P_READPA, EXP_TYPE/P_EXP_TY, FILTER, USEAFTER, PEDIGREE, DESCRIP,
+AUTHOR ...), image extensions (SCI, ERR, DQ, COEFFS ...), table extensions (DQ_DEF, ...) and,
+in files made by the jwst datamodels, an ``ASDF`` extension we do not need.
+
+:func:`read_reffile` reads one into a :class:`~streamcal.refs.model.RefData`, cut to a window
+and with DQ translated to the standard bits; every failure becomes
+:class:`~streamcal.errors.ReferenceFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+from astropy.io import fits
+
+from ..dqflags import translate_dq
+from ..errors import ReferenceFileError
+from .model import RefData
+
+#: Extensions that carry serialized metadata, not data a step uses.
+_METADATA_EXTENSIONS = frozenset({"ASDF", "METADATA"})
+
+
+def dq_def_hdu(flags: Mapping[str, int], descriptions: Mapping[str, str] | None = None) -> fits.BinTableHDU:
+    """A ``DQ_DEF`` table (BIT, VALUE, NAME, DESCRIPTION) for a file's own DQ bit values.
+
+    Parameters
+    ----------
+    flags : mapping
+        ``{mnemonic: value}`` as stored in this file's DQ array, e.g. ``{"DO_NOT_USE": 1, "DEAD": 2}``.
+    descriptions : mapping, optional
+        Text per mnemonic.
+    """
+    names = list(flags)
+    values = np.array([flags[n] for n in names], dtype=np.int32)
+    bits = np.array([int(v).bit_length() - 1 for v in values], dtype=np.int32)
+    text = [(descriptions or {}).get(n, n.replace("_", " ").lower()) for n in names]
+    cols = [fits.Column("BIT", "J", array=bits), fits.Column("VALUE", "J", array=values),
+            fits.Column("NAME", "40A", array=names), fits.Column("DESCRIPTION", "80A", array=text)]
+    return fits.BinTableHDU.from_columns(cols, name="DQ_DEF")
+
+
+def parse_dq_def(table: np.ndarray | None) -> dict[str, int] | None:
+    """``{NAME: VALUE}`` from a DQ_DEF table (None when the file has none)."""
+    if table is None or len(table) == 0:
+        return None
+    return {str(n).strip().upper(): int(v) for n, v in zip(table["NAME"], table["VALUE"])}
+
+
+def _cut(array: np.ndarray, window: tuple[slice, slice] | None, ref_shape: tuple[int, int]) -> np.ndarray:
+    """Cut the last two axes to ``window`` when they have the file's frame shape; arrays of
+    another shape (a 3x3 IPC kernel, a coefficient vector) are returned whole."""
+    if window is None or array.ndim < 2 or array.shape[-2:] != ref_shape:
+        return np.array(array)
+    return np.array(array[..., window[0], window[1]])
+
+
+def _native(array: np.ndarray) -> np.ndarray:
+    """FITS is big-endian; numba kernels and fast numpy paths want native byte order."""
+    if array.dtype.byteorder not in ("=", "|"):
+        return array.astype(array.dtype.newbyteorder("="))
+    return array
+
+
+def _table(hdu: fits.BinTableHDU) -> np.ndarray:
+    """A table as a plain structured array: text columns as ``str`` (FITS stores bytes),
+    numbers in native byte order."""
+    data = np.asarray(hdu.data)
+    fields = []
+    for name in data.dtype.names:
+        dt, shape = data.dtype[name].base, data.dtype[name].shape
+        dt = np.dtype(f"U{dt.itemsize}") if dt.kind == "S" else dt.newbyteorder("=")
+        fields.append((name, dt, shape) if shape else (name, dt))
+    return data.astype(fields)
+
+
+def _frame_shape(header: fits.Header, hdul: fits.HDUList) -> tuple[int, int]:
+    """``(ny, nx)`` of the file's detector window: SUBSIZE2/1 when present, else the SCI shape."""
+    if header.get("SUBSIZE1") and header.get("SUBSIZE2"):
+        return int(header["SUBSIZE2"]), int(header["SUBSIZE1"])
+    for hdu in hdul[1:]:
+        if isinstance(hdu, fits.ImageHDU) and hdu.data is not None and hdu.data.ndim >= 2:
+            return tuple(hdu.data.shape[-2:])  # type: ignore[return-value]
+    return (0, 0)
+
+
+def read_reffile(path: str | Path, reftype: str | None = None,
+                 window: tuple[slice, slice] | None = None) -> RefData:
+    """Read a reference file, cut to ``window`` (0-based slices in the file's own frame).
+
+    Parameters
+    ----------
+    path : str or Path
+    reftype : str, optional
+        Lower-case reference type; defaults to the file's REFTYPE keyword.
+    window : (slice, slice), optional
+        Rows and columns to keep of every image whose last two axes have the file's frame
+        shape (SUBSIZE2 x SUBSIZE1).
+
+    Returns
+    -------
+    RefData
+        Image arrays in native byte order (DQ as uint32 in standard bit values), tables as
+        record arrays (DQ_DEF included).
+
+    Raises
+    ------
+    ReferenceFileError
+        The file is missing, not FITS, or cannot be read.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # old CRDS files carry non-standard cards
+            try:
+                with fits.open(path, memmap=True) as hdul:
+                    return _to_refdata(path, hdul, reftype, window)
+            except ValueError as exc:  # scaled (BZERO/BLANK) images cannot be memory-mapped
+                if "memory-mapped" not in str(exc):
+                    raise
+                with fits.open(path, memmap=False) as hdul:
+                    return _to_refdata(path, hdul, reftype, window)
+    except ReferenceFileError:
+        raise
+    except Exception as exc:  # OSError, ValueError, KeyError, ... from astropy or a bad layout
+        raise ReferenceFileError(f"cannot read reference file {path}: {type(exc).__name__}: {exc}") from None
+
+
+def _to_refdata(path: Path, hdul: fits.HDUList, reftype: str | None,
+                window: tuple[slice, slice] | None) -> RefData:
+    header = hdul[0].header.copy()
+    frame = _frame_shape(header, hdul)
+    tables = {hdu.name: _table(hdu) for hdu in hdul[1:]
+              if isinstance(hdu, fits.BinTableHDU) and hdu.name not in _METADATA_EXTENSIONS}
+    arrays = {}
+    for hdu in hdul[1:]:
+        if isinstance(hdu, fits.ImageHDU) and hdu.data is not None and hdu.name not in _METADATA_EXTENSIONS:
+            arrays[hdu.name] = _native(_cut(hdu.data, window, frame))
+    if "DQ" in arrays:
+        arrays["DQ"] = translate_dq(arrays["DQ"].astype(np.uint32), parse_dq_def(tables.get("DQ_DEF")))
+    kind = (reftype or str(header.get("REFTYPE", "unknown"))).strip().lower()
+    return RefData(reftype=kind, path=str(path), header=header, arrays=arrays, tables=tables)
+
+
+def reffile_hdulist(header: Mapping[str, object], images: Mapping[str, np.ndarray],
+                    tables: Mapping[str, fits.BinTableHDU] | None = None) -> fits.HDUList:
+    """Assemble a reference file: primary header cards from ``header`` (values, or
+    ``(value, comment)`` pairs), one image extension per ``images`` entry, then tables."""
+    primary = fits.PrimaryHDU()
+    for key, value in header.items():
+        primary.header[key] = value
+    hdus: list = [primary]
+    hdus += [fits.ImageHDU(data, name=name) for name, data in images.items()]
+    hdus += list((tables or {}).values())
+    return fits.HDUList(hdus)

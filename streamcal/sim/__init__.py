@@ -1,0 +1,15 @@
+"""Simulator of raw JWST exposures, consistent with the synthetic reference set.
+
+- :mod:`streamcal.sim.ramps` -- up-the-ramp charge in electrons (Poisson, read noise, cosmic rays);
+- :mod:`streamcal.sim.scene` -- pointing, WCS, sources, sky;
+- :mod:`streamcal.sim.electronics` -- electrons to raw DN (non-linearity, bias, drifts, ADC);
+- :mod:`streamcal.sim.exposure` -- one ``_uncal.fits`` with its truth;
+- :mod:`streamcal.sim.program` -- dither sequences and a small observing program.
+"""
+
+from .exposure import (ExposureConfig, ExposureTruth, SimulatedExposure, simulate_exposure,
+                       write_exposure)
+from .program import simulate_program, simulate_to_directory
+
+__all__ = ["ExposureConfig", "ExposureTruth", "SimulatedExposure", "simulate_exposure", "write_exposure",
+           "simulate_program", "simulate_to_directory"]

@@ -1,0 +1,588 @@
+"""Simulate one raw exposure (``_uncal.fits``) of any detector, subarray and EXP_TYPE, with truth.
+
+Signal chain (the inverse of stage 1, jwst_spec §3):
+
+1. scene in e-/s/pixel: sky + stars + galaxies through a TAN WCS (or dispersed traces, lamp
+   light, darkness, a guide star -- by EXP_TYPE), times the flat response (FGS flat; 1 for the
+   other instruments, whose stage 1 has no flat), zero on dead and reference pixels;
+2. + dark current, e-/s, from the DARK reference file (slope of its frames x gain);
+3. :func:`streamcal.sim.ramps.simulate_ramps`: Poisson charge, per-frame read noise (CDS read
+   noise / sqrt 2 x gain), cosmic rays -> electrons per group;
+4. / gain -> linear DN; MIRI: + bias pedestal (its linearity works on raw DN);
+5. non-linearity: raw F solving the LINEARITY polynomial; hard ceiling above SATURATION;
+6. NIR: + superbias + reference-pixel drifts (amplifier, odd/even, 1/f rows); MIRI: + reset
+   anomaly from the RESET file;
+7. 16-bit ADC -> uint16, stored as int16 + BZERO 32768 as the archive does.
+
+Truth (what stage 1 should recover): the **rate in DN/s of sky + sources** (no dark: the
+pipeline subtracts it), pixel by pixel, = scene e-/s x flat / gain; plus the cosmic rays, the
+groups jwst should flag as jumps, the first saturated group and the source list.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from .. import dqflags, router
+from ..detectors import (Detector, ReadPattern, Subarray, frame_time, get_detector, get_read_pattern,
+                         get_subarray, group_time)
+from ..fitsio import atomic_write
+from ..models import ExposureMeta
+from ..refs import ReferenceSet
+from ..refs import synthetic as syn
+from . import headers, scene
+from .electronics import BiasDrift, raw_ceiling, raw_from_linear, to_uint16
+from .ramps import CosmicRay, simulate_ramps
+
+_PREFIX = {"NRC": "NIRCAM", "NIS": "NIRISS", "NRS": "NIRSPEC", "MIR": "MIRI", "FGS": "FGS"}
+GUIDE_MODES = {"FGS_ACQ1": ("ACQ1", "128X128"), "FGS_ACQ2": ("ACQ2", "32X32"), "FGS_TRACK": ("TRACK", "32X32"),
+               "FGS_FINEGUIDE": ("FINEGUIDE", "8X8"), "FGS_ID-IMAGE": ("ID", "2048X64"),
+               "FGS_ID-STACK": ("ID", "2048X64")}
+_DEFAULT_READPATT = {"NIRCAM": "RAPID", "NIRISS": "NISRAPID", "NIRSPEC": "NRSRAPID", "MIRI": "FASTR1",
+                     "FGS": "FGSRAPID"}
+_DISPERSED = ("WFSS", "GRISM", "SOSS", "FIXEDSLIT", "MSASPEC", "IFU", "MRS", "LRS", "BRIGHTOBJ")
+_LAMP = ("FLAT", "LED", "LAMP", "AUTOWAVE")
+#: The sky of an observation is drawn over the window plus this margin, independent of the
+#: dither offset, so every exposure of a dither sequence sees the same sources (offsets up to
+#: the arcsec margin bring new sources into view; beyond it the field edge is empty).
+SCENE_MARGIN_PIX, SCENE_MARGIN_ARCSEC = 20.0, 5.0
+_TSO_TYPES = {e for e, row in router.TABLE.items() if row[0] == router.TSO1}
+
+
+@dataclass(frozen=True)
+class ExposureConfig:
+    """What to simulate.  Defaults give a small NIRCam image.
+
+    Attributes
+    ----------
+    detector, exp_type : str
+        DETECTOR and EXP_TYPE (any EXP_TYPE of :data:`streamcal.router.TABLE` whose
+        instrument matches the detector).
+    subarray : str, optional
+        Named subarray (default FULL; guide-star modes: their window).
+    readpatt : str, optional
+        Readout pattern (default RAPID / NISRAPID / NRSRAPID / FASTR1 / FGSRAPID, guide modes
+        their own).
+    ngroups, nints : int
+    noutputs : int, optional
+        Override the subarray's outputs (NIRCam grism TSO: 1 or 4).
+    substrt : (int, int), optional
+        Move the window (FGS guide-star windows sit anywhere).
+    filter, pupil : str, optional
+        FILTER/PUPIL (defaults per instrument); the filter sets the PSF width.
+    target_ra, target_dec, roll : float
+        Pointing: target position (deg) at the window centre, V3 roll (deg).
+    dither_offset : (float, float)
+        XOFFSET, YOFFSET, arcsec: the target moves by this much on the detector.
+    patttype, patt_num, numdthpt : dither pattern keywords.
+    program, observation, visit, visitgrp, seq_id, act_id, exposure : int
+        Identity (file name and keywords).
+    expstart_mjd : float
+        Exposure start.
+    tsovisit : bool, optional
+        Default: True for the TSO EXP_TYPEs.
+    seed : int
+        Noise, cosmic rays, drifts.
+    scene_seed : int, optional
+        The sky; default from program/observation/target, so the exposures of a dither
+        sequence see the same sources.
+    cosmic_ray_rate : float
+        Hits per pixel per second (JWST: ~5e-5).
+    sky_e : float, optional
+        Background, e-/s/pixel (default per instrument and wavelength).
+    stars_per_arcmin2, galaxies_per_arcmin2 : float
+    target_flux_e : float, optional
+        Total rate of the target star, e-/s (default per mode; 0 for none).
+    bias_drift : bool
+        Add NIR reference-pixel drifts.
+    """
+
+    detector: str = "NRCA1"
+    exp_type: str = "NRC_IMAGE"
+    subarray: str | None = None
+    readpatt: str | None = None
+    ngroups: int = 5
+    nints: int = 1
+    noutputs: int | None = None
+    substrt: tuple[int, int] | None = None
+    filter: str | None = None
+    pupil: str | None = None
+    target_ra: float = 53.1625
+    target_dec: float = -27.7914
+    roll: float = 0.0
+    dither_offset: tuple[float, float] = (0.0, 0.0)
+    patttype: str = "NONE"
+    patt_num: int = 1
+    numdthpt: int = 1
+    program: int = 1234
+    observation: int = 1
+    visit: int = 1
+    visitgrp: int = 2
+    seq_id: int = 1
+    act_id: int = 1
+    exposure: int = 1
+    expstart_mjd: float = 60676.0
+    tsovisit: bool | None = None
+    seed: int = 0
+    scene_seed: int | None = None
+    cosmic_ray_rate: float = 5e-5
+    sky_e: float | None = None
+    stars_per_arcmin2: float = 60.0
+    galaxies_per_arcmin2: float = 300.0
+    target_flux_e: float | None = None
+    bias_drift: bool = True
+    targname: str = "SIMULATED-FIELD"
+
+
+@dataclass
+class Setup:
+    """A config resolved against the detector tables."""
+
+    config: ExposureConfig
+    detector: Detector
+    subarray: Subarray
+    pattern: ReadPattern
+    timing: headers.Timing
+    kind: str
+    filter: str
+    pupil: str
+    tsovisit: bool
+
+
+def exposure_kind(exp_type: str) -> str:
+    """'dark', 'lamp', 'guider', 'dispersed' or 'image' -- what the detector sees."""
+    suffix = exp_type.split("_", 1)[1]
+    if exp_type in GUIDE_MODES:
+        return "guider"
+    if "DARK" in suffix:
+        return "dark"
+    if any(word in suffix for word in _LAMP):
+        return "lamp"
+    if any(word in suffix for word in _DISPERSED):
+        return "dispersed"
+    return "image"
+
+
+def _default_optics(det: Detector, kind: str, exp_type: str) -> tuple[str, str]:
+    if det.instrument == "NIRCAM":
+        filt = "F200W" if det.channel == "SHORT" else "F444W"
+        return filt, "GRISMR" if kind == "dispersed" else "CLEAR"
+    if det.instrument == "NIRISS":
+        return ("CLEAR", "GR700XD") if exp_type == "NIS_SOSS" else ("CLEAR", "F150W")
+    if det.instrument == "MIRI":
+        return ("P750L" if "LRS" in exp_type else "F770W"), "N/A"
+    if det.instrument == "NIRSPEC":
+        return "CLEAR", "N/A"
+    return "N/A", "N/A"
+
+
+def resolve(config: ExposureConfig) -> Setup:
+    """Check a config and fill in the defaults.
+
+    Raises
+    ------
+    ValueError
+        Unknown detector/subarray/pattern, EXP_TYPE not routed, or an EXP_TYPE of another
+        instrument.
+    """
+    try:
+        det = get_detector(config.detector)
+        exp_type = config.exp_type.strip().upper()
+        if exp_type not in router.TABLE:
+            raise KeyError(f"EXP_TYPE {exp_type!r} is not in the routing table")
+        if _PREFIX.get(exp_type.split("_", 1)[0]) != det.instrument:
+            raise KeyError(f"EXP_TYPE {exp_type} is not an exposure type of {det.instrument} ({det.name})")
+        guide = GUIDE_MODES.get(exp_type)
+        readpatt = config.readpatt or (guide[0] if guide else _DEFAULT_READPATT[det.instrument])
+        sub = get_subarray(det, config.subarray or (guide[1] if guide else "FULL"),
+                           noutputs=config.noutputs, start=config.substrt)
+        pattern = get_read_pattern(det.instrument, readpatt)
+        tframe = frame_time(det, sub, pattern.name)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    if config.ngroups < 1 or config.nints < 1:
+        raise ValueError("ngroups and nints must be >= 1")
+    timing = headers.Timing(tframe, group_time(tframe, pattern), pattern.nframes, pattern.groupgap,
+                            config.ngroups, config.nints, config.expstart_mjd)
+    kind = exposure_kind(exp_type)
+    filt, pupil = _default_optics(det, kind, exp_type)
+    tso = exp_type in _TSO_TYPES if config.tsovisit is None else config.tsovisit
+    return Setup(replace(config, exp_type=exp_type), det, sub, pattern, timing, kind,
+                 config.filter or filt, config.pupil or pupil, tso)
+
+
+# ------------------------------------------------------------------------------- headers
+
+def primary_header(s: Setup) -> fits.Header:
+    """The primary header of the raw file."""
+    c, det = s.config, s.detector
+    if s.kind == "guider":
+        name = headers.guider_filename(c.program, c.observation, c.visit, c.exp_type, c.expstart_mjd)
+    else:
+        name = headers.exposure_filename(c.program, c.observation, c.visit, c.visitgrp, c.seq_id,
+                                         c.act_id, c.exposure, det.name)
+    visit_id = f"{c.program:05d}{c.observation:03d}{c.visit:03d}"
+    hdr = fits.Header()
+    cards = {
+        "DATE": headers._iso(s.timing.mjd(s.timing.duration))[:23], "ORIGIN": "STREAMCAL",
+        "FILENAME": name, "DATAMODL": "Level1bModel", "TELESCOP": "JWST", "SDP_VER": "streamcal-sim",
+        "PROGRAM": f"{c.program:05d}", "OBSERVTN": f"{c.observation:03d}", "VISIT": f"{c.visit:03d}",
+        "VISITGRP": f"{c.visitgrp:02d}", "SEQ_ID": str(c.seq_id), "ACT_ID": f"{c.act_id:02d}",
+        "EXPOSURE": str(c.exposure), "VISIT_ID": visit_id,
+        "OBS_ID": f"V{visit_id}P{0:010d}{c.visitgrp:02d}{c.seq_id:1d}{c.act_id:02d}",
+        "EXPRIPAR": "PRIME", "TSOVISIT": s.tsovisit, "TARGPROP": c.targname, "TARGNAME": c.targname,
+        "TARGTYPE": "FIXED", "TARG_RA": c.target_ra, "TARG_DEC": c.target_dec,
+        "INSTRUME": det.instrument, "DETECTOR": det.name, "MODULE": det.module, "CHANNEL": det.channel,
+        "FILTER": s.filter, "PUPIL": s.pupil, "EXP_TYPE": c.exp_type, "EXPCOUNT": c.exposure,
+        "ZEROFRAM": False, "DATAPROB": False, "SCA_NUM": headers.SCA_NUM[det.name],
+        **headers.readout_cards(det, s.pattern, s.timing), **headers.subarray_cards(det, s.subarray),
+        "PATTTYPE": c.patttype, "PATT_NUM": c.patt_num, "NUMDTHPT": c.numdthpt,
+        "XOFFSET": float(c.dither_offset[0]), "YOFFSET": float(c.dither_offset[1]),
+        "APERNAME": f"{det.name}_{s.subarray.name}", "SIMULATE": (True, "simulated by streamcal.sim"),
+        "SIMSEED": (c.seed, "noise seed of the simulation"),
+    }
+    if det.instrument == "NIRSPEC":
+        cards["GRATING"] = "PRISM" if s.kind == "dispersed" else "MIRROR"
+    for key, value in cards.items():
+        hdr[key] = value
+    return hdr
+
+
+# --------------------------------------------------------------------------- detector state
+
+@dataclass
+class DetectorArrays:
+    """Everything the simulator needs of the detector, cut to the window (float32 unless noted)."""
+
+    gain: np.ndarray
+    readnoise_cds: np.ndarray
+    bias: np.ndarray
+    coeffs: np.ndarray
+    saturation: np.ndarray
+    dark_dn_per_s: np.ndarray
+    dead: np.ndarray            # bool
+    reference: np.ndarray       # bool
+    flat: np.ndarray
+    reset: np.ndarray | None    # MIRI (nints, ngroups, ny, nx) raw DN
+
+
+def _ref(refs: ReferenceSet, reftype: str, meta: ExposureMeta, ext: str = "SCI") -> np.ndarray | None:
+    ref = refs.get(reftype, meta)
+    return None if ref is None else ref.arrays.get(ext)
+
+
+def _dark_slope(refs: ReferenceSet, meta: ExposureMeta) -> np.ndarray | None:
+    ref = refs.get("dark", meta)
+    if ref is None or "SCI" not in ref.arrays:
+        return None
+    sci = ref.arrays["SCI"]
+    frames = sci[-1] if sci.ndim == 4 else sci  # MIRI: the last dark integration
+    tframe = float(ref.header.get("TFRAME", meta.tframe)) or meta.tframe
+    span = (frames.shape[0] - 1) * tframe
+    slope = (frames[-1].astype(np.float64) - frames[0]) / span if span > 0 else np.zeros(frames.shape[1:])
+    return np.nan_to_num(slope, nan=0.0).clip(min=0.0)
+
+
+def detector_arrays(s: Setup, meta: ExposureMeta, refs: ReferenceSet) -> DetectorArrays:
+    """The detector the exposure was taken with, from the reference set (synthetic values
+    where a reference type is not available)."""
+    det, win = s.detector, s.subarray.window()
+    nom = syn.nominal(det)
+    shape = s.subarray.shape
+
+    def pick(value, default):
+        return np.asarray(value, dtype=np.float32) if value is not None else np.full(shape, default, np.float32)
+
+    mask = _ref(refs, "mask", meta, "DQ")
+    mask = np.zeros(shape, np.uint32) if mask is None else mask
+    coeffs = _ref(refs, "linearity", meta, "COEFFS")
+    if coeffs is None:
+        coeffs = np.zeros((2,) + shape, np.float32)
+        coeffs[1] = 1.0
+    bias = syn.bias(det)[win] if det.is_miri else _ref(refs, "superbias", meta)
+    flat = _ref(refs, "flat", meta)
+    flat = np.ones(shape, np.float32) if flat is None else np.where(np.isfinite(flat) & (flat > 0), flat, 1.0)
+    dark = _dark_slope(refs, meta)
+    return DetectorArrays(
+        gain=pick(_ref(refs, "gain", meta), nom.gain), readnoise_cds=pick(_ref(refs, "readnoise", meta), nom.readnoise_cds),
+        bias=np.nan_to_num(pick(bias, nom.bias)), coeffs=coeffs,
+        saturation=pick(_ref(refs, "saturation", meta), np.nan),
+        dark_dn_per_s=pick(dark, 0.0), dead=(mask & dqflags.DEAD) != 0,
+        reference=det.reference_pixel_mask()[win], flat=flat.astype(np.float32),
+        reset=_ref(refs, "reset", meta) if det.is_miri else None)
+
+
+# ------------------------------------------------------------------------------------ scene
+
+def _scene_seed(c: ExposureConfig) -> int:
+    if c.scene_seed is not None:
+        return c.scene_seed
+    key = f"{c.program}/{c.observation}/{c.target_ra:.6f}/{c.target_dec:.6f}/{c.detector}/{c.subarray}"
+    return zlib.crc32(key.encode())
+
+
+def illumination(s: Setup) -> tuple[np.ndarray, Table, dict]:
+    """Scene rate, e-/s/pixel (float64, window shape), the source table with pixel positions,
+    and the pointing (WCS) of the exposure."""
+    c, det, sub = s.config, s.detector, s.subarray
+    shape = sub.shape
+    crpix = ((sub.subsize1 + 1) / 2.0, (sub.subsize2 + 1) / 2.0)
+    wavelength = scene.filter_wavelength_um(s.pupil if s.pupil.startswith("F") else s.filter, det.instrument)
+    v2v3 = headers.aperture_reference(det)
+    nominal = scene.tan_wcs(c.target_ra, c.target_dec, c.roll + v2v3[2], det.pixel_scale, crpix)
+    offset_pix = (c.dither_offset[0] / det.pixel_scale, c.dither_offset[1] / det.pixel_scale)
+    wcs = scene.dithered_wcs(nominal, offset_pix)
+    pointing = {"wcs": wcs, "v2v3": v2v3, "roll": c.roll}
+    rng = np.random.default_rng(_scene_seed(c))
+    if s.kind == "dark":
+        return np.zeros(shape), _empty_catalog(), pointing
+    if s.kind == "lamp":
+        return scene.lamp_illumination(shape, 200.0, rng), _empty_catalog(), pointing
+    sky = scene.sky_rate_e(det.instrument, wavelength) if c.sky_e is None else c.sky_e
+    field_stars = s.kind != "guider" or c.exp_type.startswith("FGS_ID")
+    target = c.target_flux_e if c.target_flux_e is not None else (3e5 if s.kind == "guider" else 2e4)
+    catalog = scene.make_catalog(nominal, shape, det.pixel_scale, rng,
+                                 stars_per_arcmin2=c.stars_per_arcmin2 if field_stars else 0.0,
+                                 galaxies_per_arcmin2=c.galaxies_per_arcmin2 if field_stars else 0.0,
+                                 margin_pix=SCENE_MARGIN_PIX + SCENE_MARGIN_ARCSEC / det.pixel_scale,
+                                 target_flux_e=target)
+    x, y = scene.source_pixels(catalog, wcs)
+    catalog["x"], catalog["y"] = x, y
+    sigma = scene.psf_sigma_pixels(wavelength, det.pixel_scale)
+    if s.kind == "dispersed":
+        image = scene.render_traces(catalog, x, y, shape, sigma, axis=0 if det.is_miri else 1)
+    else:
+        image = scene.render_sources(catalog, x, y, shape, sigma, det.pixel_scale)
+    image += sky
+    return image, catalog, pointing
+
+
+def _empty_catalog() -> Table:
+    return Table({"ra": np.zeros(0), "dec": np.zeros(0), "flux_e": np.zeros(0), "kind": np.zeros(0, "U6"),
+                  "sigma_major": np.zeros(0), "sigma_minor": np.zeros(0), "theta": np.zeros(0),
+                  "x": np.zeros(0), "y": np.zeros(0)})
+
+
+# ------------------------------------------------------------------------------------ truth
+
+@dataclass
+class ExposureTruth:
+    """What a simulated exposure was made from.
+
+    Attributes
+    ----------
+    rate_dn : ndarray, float32, (ny, nx)
+        Sky + sources, DN/s: what stage 1's ``rate`` should read (dark excluded).  Reference
+        and dead pixels are 0.
+    rate_e : ndarray, float32, (ny, nx)
+        The same in e-/s (before the gain).
+    dark_dn : ndarray, float32, (ny, nx)
+        Dark current put in, DN/s (the pipeline subtracts it).
+    gain : ndarray, float32, (ny, nx)
+        Gain used, e/DN.
+    first_saturated : ndarray, int16, (nints, ny, nx)
+        First group at or above the saturation threshold, -1 if none.
+    sources : astropy Table
+        ra, dec (deg), x, y (0-based pixels of this exposure), flux_e (e-/s), kind, shape.
+    cosmic_rays : list of CosmicRay
+    jump_groups : ndarray, bool, (nints, ngroups, ny, nx)
+        Groups jwst should flag JUMP_DET for the injected hits.
+    """
+
+    rate_dn: np.ndarray
+    rate_e: np.ndarray
+    dark_dn: np.ndarray
+    gain: np.ndarray
+    first_saturated: np.ndarray
+    sources: Table
+    cosmic_rays: list[CosmicRay] = field(default_factory=list)
+    jump_groups: np.ndarray | None = None
+
+    def to_hdulist(self, uncal_name: str, nframes: int, groupgap: int) -> fits.HDUList:
+        """A ``_truth.fits`` file: RATE, RATE_E, DARK, GAIN, FIRSTSAT images, COSMICS and
+        SOURCES tables."""
+        primary = fits.PrimaryHDU()
+        primary.header["TRUTHFOR"] = (uncal_name, "raw file")
+        primary.header["NCOSMIC"] = len(self.cosmic_rays)
+        images = [fits.ImageHDU(self.rate_dn, name="RATE"), fits.ImageHDU(self.rate_e, name="RATE_E"),
+                  fits.ImageHDU(self.dark_dn, name="DARK"), fits.ImageHDU(self.gain, name="GAIN"),
+                  fits.ImageHDU(self.first_saturated, name="FIRSTSAT")]
+        for hdu, unit in zip(images, ("DN/s", "electron/s", "DN/s", "electron/DN", "")):
+            if unit:
+                hdu.header["BUNIT"] = unit
+        sources = fits.table_to_hdu(self.sources)
+        sources.name = "SOURCES"
+        return fits.HDUList([primary, *images, self._cosmics_hdu(nframes, groupgap), sources])
+
+    def _cosmics_hdu(self, nframes: int, groupgap: int) -> fits.BinTableHDU:
+        from .ramps import group_of_frame
+
+        crs = self.cosmic_rays
+        hdu = fits.BinTableHDU.from_columns([
+            fits.Column("integration", "J", array=[c.integration for c in crs]),
+            fits.Column("frame", "J", array=[c.frame for c in crs]),
+            fits.Column("group", "J", array=[group_of_frame(c.frame, nframes, groupgap) for c in crs]),
+            fits.Column("y", "J", array=[c.y for c in crs]), fits.Column("x", "J", array=[c.x for c in crs]),
+            fits.Column("electrons", "D", array=[c.electrons for c in crs])], name="COSMICS")
+        return hdu
+
+
+@dataclass
+class SimulatedExposure:
+    """A simulated raw exposure: the ``_uncal`` HDU list, ready to write, and its truth."""
+
+    hdul: fits.HDUList
+    truth: ExposureTruth
+    setup: Setup
+
+    @property
+    def filename(self) -> str:
+        return str(self.hdul[0].header["FILENAME"])
+
+    @property
+    def meta(self) -> ExposureMeta:
+        return ExposureMeta.from_header(self.hdul[0].header, self.hdul["SCI"].data.shape)
+
+    def write(self, directory: str | Path, truth_dir: str | Path | None = None) -> Path:
+        """Write ``<directory>/<FILENAME>`` atomically, and the truth (``<root>_truth.fits`` and
+        ``<root>_sources.ecsv``) into ``truth_dir`` (default ``<directory>/truth``, so a
+        landing directory holds only raw exposures).  Returns the raw file's path."""
+        directory = Path(directory)
+        path = atomic_write(self.hdul, directory / self.filename)
+        tdir = Path(truth_dir) if truth_dir is not None else directory / "truth"
+        tdir.mkdir(parents=True, exist_ok=True)
+        root = self.filename.removesuffix(".fits").removesuffix("_uncal")
+        atomic_write(self.truth.to_hdulist(self.filename, self.setup.pattern.nframes, self.setup.pattern.groupgap),
+                     tdir / f"{root}_truth.fits")
+        self.truth.sources.write(tdir / f"{root}_sources.ecsv", format="ascii.ecsv", overwrite=True)
+        return path
+
+
+def write_exposure(exposure: SimulatedExposure, directory: str | Path, truth_dir: str | Path | None = None) -> Path:
+    """Write a simulated exposure and its truth; see :meth:`SimulatedExposure.write`."""
+    return exposure.write(directory, truth_dir)
+
+
+# ------------------------------------------------------------------------------- simulation
+
+def simulate_exposure(config: ExposureConfig = ExposureConfig(), refs: ReferenceSet | None = None) -> SimulatedExposure:
+    """Simulate one raw exposure.
+
+    Parameters
+    ----------
+    config : ExposureConfig
+    refs : ReferenceSet, optional
+        The detector description; default the synthetic set (the one the pipeline uses by
+        default, so the pipeline recovers the truth).
+
+    Returns
+    -------
+    SimulatedExposure
+
+    Raises
+    ------
+    ValueError
+        An impossible configuration (see :func:`resolve`).
+    """
+    s = resolve(config)
+    refs = refs if refs is not None else ReferenceSet()
+    header = primary_header(s)
+    meta = ExposureMeta.from_header(header, (s.config.nints, s.config.ngroups) + s.subarray.shape)
+    arrays = detector_arrays(s, meta, refs)
+    scene_e, catalog, pointing = illumination(s)
+    live = ~(arrays.dead | arrays.reference)
+    rate_e = (scene_e * arrays.flat * live).astype(np.float32)
+    dark_e = arrays.dark_dn_per_s * arrays.gain * live
+    electrons, ramp_truth = simulate_ramps(
+        rate_e.astype(np.float64) + dark_e, nints=s.config.nints, ngroups=s.config.ngroups,
+        nframes=s.pattern.nframes, groupgap=s.pattern.groupgap, tframe=s.timing.tframe,
+        read_noise_e=arrays.readnoise_cds / math.sqrt(2.0) * arrays.gain,
+        cr_per_pixel_per_s=s.config.cosmic_ray_rate, rng=np.random.default_rng(s.config.seed))
+    raw, first_sat = digitize(electrons, arrays, s)
+    del electrons
+    hdus = [fits.PrimaryHDU(header=header),
+            fits.ImageHDU(raw, header=headers.sci_header(pointing["wcs"], pointing["roll"], pointing["v2v3"], s.timing),
+                          name="SCI"),
+            headers.group_table(s.timing, s.subarray.shape), headers.int_times_table(s.timing)]
+    if s.detector.is_miri:
+        hdus.append(_refout(arrays, s))
+    truth = ExposureTruth(rate_dn=(rate_e / arrays.gain).astype(np.float32), rate_e=rate_e,
+                          dark_dn=(arrays.dark_dn_per_s * live).astype(np.float32), gain=arrays.gain,
+                          first_saturated=first_sat, sources=catalog, cosmic_rays=ramp_truth.cosmic_rays,
+                          jump_groups=ramp_truth.jump_groups)
+    return SimulatedExposure(fits.HDUList(hdus), truth, s)
+
+
+def digitize(electrons: np.ndarray, a: DetectorArrays, s: Setup) -> tuple[np.ndarray, np.ndarray]:
+    """Electrons per group -> raw uint16 DN (steps 4-7 of the module description), one group
+    plane at a time; also the first saturated group per integration (-1: none).
+
+    Parameters
+    ----------
+    electrons : ndarray, float32, (nints, ngroups, ny, nx)
+    a : DetectorArrays
+    s : Setup
+
+    Returns
+    -------
+    raw : ndarray, uint16, (nints, ngroups, ny, nx)
+    first_saturated : ndarray, int16, (nints, ny, nx)
+    """
+    nints, ngroups = electrons.shape[:2]
+    miri = s.detector.is_miri
+    ceiling = raw_ceiling(a.saturation, None if miri else a.bias)
+    threshold = np.where(np.isnan(a.saturation), np.inf, a.saturation)
+    inv_gain = (1.0 / a.gain).astype(np.float64)
+    raw = np.empty(electrons.shape, dtype=np.uint16)
+    first = np.full((nints,) + electrons.shape[2:], -1, dtype=np.int16)
+    drift = _drift(s)
+    for i in range(nints):
+        for g in range(ngroups):
+            linear = electrons[i, g] * inv_gain
+            if miri:
+                linear += a.bias
+            signal = raw_from_linear(linear, a.coeffs)
+            np.minimum(signal, ceiling, out=signal)
+            if miri:
+                if a.reset is not None and g < a.reset.shape[1]:
+                    signal += a.reset[min(i, a.reset.shape[0] - 1), g]
+            else:
+                signal += a.bias
+                if drift is not None:
+                    signal += drift.plane()
+            raw[i, g] = to_uint16(signal)
+            newly = (raw[i, g] >= threshold) & (first[i] < 0)
+            first[i][newly] = g
+    return raw, first
+
+
+def _drift(s: Setup) -> BiasDrift | None:
+    """The NIR bias drift of an exposure.  Row (1/f) drift only for four-output reads: jwst
+    corrects it with the side reference columns of full-width windows, but not in one-output
+    subarrays (there only a mean of the reference pixels is subtracted), so there it would make
+    the truth unrecoverable by design.  FGS: constant offsets only (no refpix in calwebb_guider)."""
+    if s.detector.is_miri or not s.config.bias_drift:
+        return None
+    sub = s.subarray
+    window = (sub.substrt1, sub.substrt2, sub.subsize1, sub.subsize2)
+    rng = np.random.default_rng(zlib.crc32(f"drift/{s.config.seed}".encode()))
+    if s.detector.instrument == "FGS":
+        return BiasDrift(s.detector, window, sub.noutputs, rng, amp_jitter=0.0, parity_jitter=0.0, row_noise=0.0)
+    return BiasDrift(s.detector, window, sub.noutputs, rng, row_noise=2.0 if sub.noutputs == 4 else 0.0)
+
+
+def _refout(a: DetectorArrays, s: Setup) -> fits.ImageHDU:
+    """MIRI REFOUT (nints, ngroups, ny, nx/4): the reference output -- bias and read noise."""
+    ny, nx = s.subarray.shape
+    rng = np.random.default_rng(zlib.crc32(f"refout/{s.config.seed}".encode()))
+    level = float(np.median(a.bias))
+    noise = float(np.median(a.readnoise_cds)) / math.sqrt(2.0)
+    data = rng.normal(level, noise, (s.config.nints, s.config.ngroups, ny, max(nx // 4, 1)))
+    return fits.ImageHDU(to_uint16(data), name="REFOUT")

@@ -52,8 +52,8 @@ def _add_simulate(sub) -> None:
     p = sub.add_parser("simulate", help="write simulated raw exposures into a directory")
     p.add_argument("out", help="directory to write _uncal.fits files (and truth) into")
     p.add_argument("--detector", default="NRCA1")
-    p.add_argument("--exp-type", default="NRC_IMAGE")
-    p.add_argument("--subarray", default="SUB400P")
+    p.add_argument("--exp-type", default=None, help="default: the detector's imaging mode")
+    p.add_argument("--subarray", default=None, help="named subarray (default: full frame; FGS: a guide window)")
     p.add_argument("--readpatt", default=None)
     p.add_argument("--ngroups", type=int, default=10)
     p.add_argument("--nints", type=int, default=1)
@@ -114,10 +114,25 @@ def cmd_calibrate(args) -> int:
 def cmd_simulate(args) -> int:
     from . import sim
 
+    try:
+        return _simulate(sim, args)
+    except (ValueError, KeyError) as exc:  # an impossible configuration (unknown detector, subarray ...)
+        _say(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}")
+        return EXIT_BAD_INPUT
+
+
+_IMAGING = {"NIRCAM": "NRC_IMAGE", "NIRISS": "NIS_IMAGE", "NIRSPEC": "NRS_IMAGE", "MIRI": "MIR_IMAGE",
+            "FGS": "FGS_IMAGE"}
+
+
+def _simulate(sim, args) -> int:
+    from .detectors import get_detector
+
+    exp_type = args.exp_type or _IMAGING[get_detector(args.detector).instrument]
     if args.program:
         paths = sim.simulate_program(args.out, seed=args.seed)
     else:
-        paths = sim.simulate_to_directory(args.out, detector=args.detector, exp_type=args.exp_type,
+        paths = sim.simulate_to_directory(args.out, detector=args.detector, exp_type=exp_type,
                                           subarray=args.subarray, readpatt=args.readpatt,
                                           ngroups=args.ngroups, nints=args.nints,
                                           n_exposures=args.exposures, seed=args.seed)

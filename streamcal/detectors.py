@@ -74,11 +74,6 @@ class Detector:
     def is_miri(self) -> bool:
         return self.instrument == "MIRI"
 
-    @property
-    def full_outputs(self) -> int:
-        """Amplifier outputs of a full-frame read."""
-        return 4
-
     def reference_pixel_mask(self) -> np.ndarray:
         """Full-frame boolean mask, True on reference pixels.
 
@@ -349,7 +344,7 @@ READ_PATTERNS: dict[str, dict[str, ReadPattern]] = {
                         ("DEEP8", 8, 12)),
     "NIRISS": _patterns(("NISRAPID", 1, 0), ("NIS", 4, 0)),
     "NIRSPEC": _patterns(("NRSRAPID", 1, 0), ("NRS", 4, 0)),
-    "MIRI": _patterns(("FAST", 1, 0), ("FASTR1", 1, 0), ("SLOW", 1, 0)),
+    "MIRI": _patterns(("FAST", 1, 0), ("FASTR1", 1, 0), ("SLOW", 1, 0), ("SLOWR1", 1, 0)),
     # FGS science patterns (FGS averages 4 frames like NIS: an assumption) and guide modes.
     "FGS": _patterns(("FGSRAPID", 1, 0), ("FGS", 4, 0), ("ACQ1", 1, 1), ("ACQ2", 1, 1),
                      ("TRACK", 1, 1), ("FINEGUIDE", 4, 39), ("ID", 1, 0)),

@@ -151,6 +151,10 @@ def _clean_image_header(header: fits.Header) -> fits.Header:
 
 # ---------------------------------------------------------------------------------- writing
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write(hdul: fits.HDUList, path: str | Path) -> Path:
     """Write ``hdul`` to ``path`` via a hidden temporary file in the same directory and an
     atomic rename, so ``path`` is either absent or complete."""
@@ -158,6 +162,7 @@ def atomic_write(hdul: fits.HDUList, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; products are for everyone to read
     try:
         hdul.writeto(tmp, overwrite=True, output_verify="silentfix")
         os.replace(tmp, path)

@@ -1,16 +1,14 @@
-"""Shared fixtures.  The synthetic reference set is generated once per test session into a
-temporary cache (``STREAMCAL_REFS``), which CLI subprocesses inherit."""
+"""Shared fixtures.  The synthetic reference set lives in its normal cache
+(``$STREAMCAL_REFS`` or ``~/.cache/streamcal/refs``): deterministic files, generated on first
+use and written atomically, so test sessions share them safely."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pytest
 
 EXTDATA = Path(__file__).resolve().parents[2] / "shared" / "extdata"
-os.environ.setdefault("STREAMCAL_REFS", tempfile.mkdtemp(prefix="streamcal-refs-"))
 
 
 def extdata(*parts: str) -> Path:

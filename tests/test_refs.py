@@ -234,3 +234,36 @@ def test_index_records_generated_files(refs):
     path = refs.select("gain", m)
     assert (refs.directory / "index.json").is_file()
     assert any(k.path == str(path) and k.reftype == "gain" for k in refs.indexed())
+
+
+def test_unknown_subarray_gets_its_own_dark(refs):
+    """A real header's subarray that streamcal's tables do not name (NIRCam coronagraphic
+    SUB320ALWB of the real PSFMASK file): full-frame types are cut, the dark is made for it."""
+    base = meta_for("NRCALONG")
+    m = ExposureMeta(**{**base.__dict__, "subarray": "SUB320ALWB", "substrt1": 1455, "substrt2": 1508,
+                        "subsize1": 320, "subsize2": 320, "tframe": 1.6, "noutputs": 1})
+    assert generate.window_tag(get_detector("NRCALONG"), m) == "sub320alwb_x1455y1508_320x320_t1p6"
+    assert refs.get("dark", m).arrays["SCI"].shape == (generate.NIR_DARK_FRAMES, 320, 320)
+    assert refs.get("gain", m).arrays["SCI"].shape == (320, 320)
+
+
+@pytest.mark.parametrize("module", ["streamcal.detectors", "streamcal.refs.select", "streamcal.refs.synthetic",
+                                    "streamcal.refs.generate", "streamcal.refs.io"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(module)).failed == 0
+
+
+def test_pool_shares_files_between_cache_dirs(tmp_path, monkeypatch):
+    """Synthetic files are generated once in the pool and hard-linked into each cache dir."""
+    monkeypatch.setenv("STREAMCAL_REFS_POOL", str(tmp_path / "pool"))
+    m = meta_for("NRS2", "SUB32")
+    a = ReferenceSet(cache_dir=tmp_path / "a").select("readnoise", m)
+    b = ReferenceSet(cache_dir=tmp_path / "b").select("readnoise", m)
+    pooled = tmp_path / "pool" / a.name
+    assert a.stat().st_ino == b.stat().st_ino == pooled.stat().st_ino    # one copy on disk
+    monkeypatch.setenv("STREAMCAL_REFS_POOL", "")                          # no pool: own file
+    c = ReferenceSet(cache_dir=tmp_path / "c").select("readnoise", m)
+    assert c.stat().st_ino != a.stat().st_ino

@@ -12,8 +12,9 @@ from astropy.io import fits
 from conftest import extdata
 from streamcal import router, sim
 from streamcal.fitsio import read_raw
-from streamcal.sim import electronics, exposure, headers, scene
-from streamcal.sim.exposure import ExposureConfig, simulate_exposure
+from streamcal.sim import config as simconfig
+from streamcal.sim import electronics, headers, scene
+from streamcal.sim import ExposureConfig, simulate_exposure
 
 UNCAL_NAME = re.compile(r"^jw\d{5}\d{3}\d{3}_\d{2}\d[0-9a-z]{2}_\d{5}_[a-z0-9]+_uncal\.fits$")
 REQUIRED = ("TELESCOP INSTRUME DETECTOR MODULE CHANNEL FILTER PUPIL EXP_TYPE READPATT NINTS NGROUPS NFRAMES "
@@ -206,7 +207,7 @@ def test_every_routed_exp_type(refs, exp_type):
     assert h["EXP_TYPE"] == exp_type
     assert router.route(h).exp_type == exp_type
     assert h["TSOVISIT"] == (router.route(h).stage1 == router.TSO1)
-    kind = exposure.exposure_kind(exp_type)
+    kind = simconfig.exposure_kind(exp_type)
     if kind == "dark":
         assert not e.truth.rate_dn.any()
     elif kind in ("image", "lamp", "dispersed"):
@@ -222,7 +223,7 @@ def test_every_routed_exp_type(refs, exp_type):
 ])
 def test_bad_configs(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        exposure.resolve(ExposureConfig(**kwargs))
+        simconfig.resolve(ExposureConfig(**kwargs))
 
 
 def test_scene_rendering_conserves_flux():
@@ -262,3 +263,23 @@ def test_one_over_f_noise():
     assert series.std() == pytest.approx(2.0) and abs(series.mean()) < 1e-9
     power = np.abs(np.fft.rfft(series)) ** 2
     assert power[1:10].mean() > 10 * power[-100:].mean()                # red spectrum
+
+
+def test_filter_wavelength_and_sky():
+    assert scene.filter_wavelength_um("F200W", "NIRCAM") == 2.0
+    assert scene.filter_wavelength_um("F1130W", "MIRI") == pytest.approx(11.3)
+    assert scene.filter_wavelength_um("CLEAR", "MIRI") == 7.7                # no digits: typical value
+    assert scene.sky_rate_e("MIRI", 15.4) == pytest.approx(8 * scene.sky_rate_e("MIRI", 7.7))  # thermal ~ lambda^3
+
+
+def test_traces_and_lamp():
+    wcs = scene.tan_wcs(0.0, 0.0, 0.0, 0.1, (32.5, 16.5))
+    cat = scene.make_catalog(wcs, (32, 64), 0.1, np.random.default_rng(1), stars_per_arcmin2=0,
+                             galaxies_per_arcmin2=0, target_flux_e=600.0)
+    x, y = scene.source_pixels(cat, wcs)
+    trace = scene.render_traces(cat, x, y, (32, 64), 1.0, axis=1, length=20)
+    # 600 e-/s spread over 20 columns (21..41) around x = 31.5, Gaussian across rows
+    assert trace.sum() == pytest.approx(600.0, rel=1e-3)
+    assert np.count_nonzero(trace.sum(axis=0)) == 20 and trace[:, 31].argmax() == 15
+    lamp = scene.lamp_illumination((10, 10), 200.0, np.random.default_rng(0))
+    assert lamp.mean() == pytest.approx(200.0, rel=0.01) and lamp.std() < 0.1 * 200

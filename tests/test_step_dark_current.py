@@ -77,10 +77,10 @@ def test_dark_output_noted_and_skips():
     assert dark_current.run(m, {}, dark_current.Params())[1].status == "SKIPPED"
 
 
-def test_dark_frame_needs_two_frames_to_extrapolate():
+def test_extrapolation_needs_two_frames():
     from streamcal.errors import ReferenceFileError
-    with pytest.raises(ReferenceFileError):
-        dark_current.dark_frame(_frames(1), 3)
+    with pytest.raises(ReferenceFileError, match="extrapolate"):
+        dark_current.subtract_dark_inplace(np.zeros((1, 3, 1, 1), np.float32), _frames(1))
 
 
 @pytest.mark.parametrize("nframes,groupgap,ngroups,miri", [(1, 0, 4, False), (4, 1, 5, False),

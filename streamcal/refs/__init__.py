@@ -36,7 +36,7 @@ from .model import RefData
 from .select import RefKeys, best, cutout_window, keys_from_header, window_contains
 from .synthetic import VERSION as SYNTHETIC_VERSION
 
-__all__ = ["ReferenceSet", "RefData", "SYNTHETIC_VERSION", "default_cache_dir"]
+__all__ = ["ReferenceSet", "RefData", "SYNTHETIC_VERSION", "default_cache_dir", "default_pool_dir"]
 
 #: Bytes of reference arrays kept in memory per ReferenceSet (LRU beyond that).
 DEFAULT_CACHE_BYTES = 1_500_000_000
@@ -47,6 +47,15 @@ def default_cache_dir() -> Path:
     env = os.environ.get("STREAMCAL_REFS")
     if env:
         return Path(env).expanduser()
+    return Path.home() / ".cache" / "streamcal" / "refs" / SYNTHETIC_VERSION
+
+
+def default_pool_dir() -> Path | None:
+    """Machine-wide pool of synthetic files that other cache directories hard-link from:
+    ``$STREAMCAL_REFS_POOL`` (empty: no pool), else ``~/.cache/streamcal/refs/<version>``."""
+    env = os.environ.get("STREAMCAL_REFS_POOL")
+    if env is not None:
+        return Path(env).expanduser() if env.strip() else None
     return Path.home() / ".cache" / "streamcal" / "refs" / SYNTHETIC_VERSION
 
 
@@ -87,7 +96,9 @@ class ReferenceSet:
     overrides : mapping, optional
         ``{reftype: path}``: use this file for every exposure (jwst ``override_<reftype>``).
     cache_dir : str or Path, optional
-        Where the synthetic set is generated (default :func:`default_cache_dir`).
+        Where the synthetic set is generated (default :func:`default_cache_dir`); ignored
+        with ``root``.  Files are hard-linked from the machine-wide pool
+        (:func:`default_pool_dir`) when possible, so each is generated once per machine.
     max_cache_bytes : int
         Memory bound of the in-process cache of loaded, cut reference arrays.
     refresh_seconds : float
@@ -100,8 +111,11 @@ class ReferenceSet:
 
     Examples
     --------
-    >>> refs = ReferenceSet(cache_dir=tmp)                                  # doctest: +SKIP
-    >>> refs.get("gain", meta).arrays["SCI"].shape == (meta.subsize2, meta.subsize1)  # doctest: +SKIP
+    Usage (not run here: the first call writes a 16 MB full-frame gain file):
+
+    >>> refs = ReferenceSet()                        # doctest: +SKIP
+    >>> gain = refs.get("gain", ramp.meta)           # doctest: +SKIP
+    >>> gain.arrays["SCI"].shape == ramp.data.shape[-2:]   # doctest: +SKIP
     True
     """
 
@@ -113,12 +127,20 @@ class ReferenceSet:
             if not path.is_file():
                 raise ReferenceFileError(f"override for {reftype}: no such file {path}")
         self.synthetic = root is None
-        self.directory = Path(cache_dir).expanduser() if (self.synthetic and cache_dir) else \
-            (default_cache_dir() if self.synthetic else Path(root))
+        self.pool = None
         if self.synthetic:
+            self.directory = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
             self.directory.mkdir(parents=True, exist_ok=True)
-        elif not self.directory.is_dir():
-            raise ReferenceFileError(f"reference directory {self.directory} does not exist")
+            self.pool = default_pool_dir()
+            if self.pool is not None:
+                try:
+                    self.pool.mkdir(parents=True, exist_ok=True)
+                except OSError:
+                    self.pool = None
+        else:  # cache_dir only concerns the synthetic set
+            self.directory = Path(root).expanduser()
+            if not self.directory.is_dir():
+                raise ReferenceFileError(f"reference directory {self.directory} does not exist")
         self.max_cache_bytes = max_cache_bytes
         self.refresh_seconds = refresh_seconds
         self._setup()
@@ -177,7 +199,7 @@ class ReferenceSet:
         if detector is None or detector.instrument != meta.instrument or not generate.supported(reftype, detector):
             return None
         with self._lock:
-            path = generate.ensure(reftype, detector, meta, self.directory)
+            path = generate.ensure(reftype, detector, meta, self.directory, self.pool)
             if not any(k.path == str(path) for k in self._keys):
                 self.refresh()  # record the new file in index.json
         return path

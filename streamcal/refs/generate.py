@@ -11,6 +11,7 @@ File names carry the synthetic version: ``streamcal_nircam_nrca1_gain_synth1.fit
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -247,12 +248,37 @@ def build(reftype: str, detector: Detector, meta: ExposureMeta | None = None) ->
     return name, hdul
 
 
-def ensure(reftype: str, detector: Detector, meta: ExposureMeta | None, directory: Path) -> Path:
-    """Path of a synthetic reference file in ``directory``, made first if it is not there."""
+def ensure(reftype: str, detector: Detector, meta: ExposureMeta | None, directory: Path,
+           pool: Path | None = None) -> Path:
+    """Path of a synthetic reference file in ``directory``, made first if it is not there.
+
+    Synthetic files are pure functions of their name, so with a ``pool`` directory (on the same
+    file system) a file is generated there once and hard-linked into every other directory:
+    test sessions and workers with their own cache directories share the disk space instead of
+    each writing ~300 MB per detector.  Without a pool, or when linking is impossible, the file
+    is generated in ``directory``.
+    """
     per_window = reftype in PER_WINDOW_TYPES
     name = file_name(detector, reftype, window_tag(detector, meta) if per_window else None)
     path = directory / name
-    if not path.exists():
-        _, hdul = build(reftype, detector, meta)
-        atomic_write(hdul, path)
+    if path.exists():
+        return path
+    if pool is not None and pool.resolve() != directory.resolve():
+        pooled = ensure(reftype, detector, meta, pool)
+        if _link_into(pooled, path):
+            return path
+    _, hdul = build(reftype, detector, meta)
+    atomic_write(hdul, path)
     return path
+
+
+def _link_into(source: Path, target: Path) -> bool:
+    """Hard-link ``source`` to ``target`` atomically (link to a hidden name, then rename)."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.link")
+    try:
+        os.link(source, tmp)
+        os.replace(tmp, target)
+        return True
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return False

@@ -23,237 +23,28 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-from .. import dqflags, router
-from ..detectors import (Detector, ReadPattern, Subarray, frame_time, get_detector, get_read_pattern,
-                         get_subarray, group_time)
+from .. import dqflags
 from ..fitsio import atomic_write
 from ..models import ExposureMeta
 from ..refs import ReferenceSet
 from ..refs import synthetic as syn
 from . import headers, scene
+from .config import ExposureConfig, Setup, primary_header, resolve
 from .electronics import BiasDrift, raw_ceiling, raw_from_linear, to_uint16
-from .ramps import CosmicRay, simulate_ramps
+from .ramps import simulate_ramps
+from .truth import ExposureTruth
 
-_PREFIX = {"NRC": "NIRCAM", "NIS": "NIRISS", "NRS": "NIRSPEC", "MIR": "MIRI", "FGS": "FGS"}
-GUIDE_MODES = {"FGS_ACQ1": ("ACQ1", "128X128"), "FGS_ACQ2": ("ACQ2", "32X32"), "FGS_TRACK": ("TRACK", "32X32"),
-               "FGS_FINEGUIDE": ("FINEGUIDE", "8X8"), "FGS_ID-IMAGE": ("ID", "2048X64"),
-               "FGS_ID-STACK": ("ID", "2048X64")}
-_DEFAULT_READPATT = {"NIRCAM": "RAPID", "NIRISS": "NISRAPID", "NIRSPEC": "NRSRAPID", "MIRI": "FASTR1",
-                     "FGS": "FGSRAPID"}
-_DISPERSED = ("WFSS", "GRISM", "SOSS", "FIXEDSLIT", "MSASPEC", "IFU", "MRS", "LRS", "BRIGHTOBJ")
-_LAMP = ("FLAT", "LED", "LAMP", "AUTOWAVE")
 #: The sky of an observation is drawn over the window plus this margin, independent of the
 #: dither offset, so every exposure of a dither sequence sees the same sources (offsets up to
 #: the arcsec margin bring new sources into view; beyond it the field edge is empty).
 SCENE_MARGIN_PIX, SCENE_MARGIN_ARCSEC = 20.0, 5.0
-_TSO_TYPES = {e for e, row in router.TABLE.items() if row[0] == router.TSO1}
-
-
-@dataclass(frozen=True)
-class ExposureConfig:
-    """What to simulate.  Defaults give a small NIRCam image.
-
-    Attributes
-    ----------
-    detector, exp_type : str
-        DETECTOR and EXP_TYPE (any EXP_TYPE of :data:`streamcal.router.TABLE` whose
-        instrument matches the detector).
-    subarray : str, optional
-        Named subarray (default FULL; guide-star modes: their window).
-    readpatt : str, optional
-        Readout pattern (default RAPID / NISRAPID / NRSRAPID / FASTR1 / FGSRAPID, guide modes
-        their own).
-    ngroups, nints : int
-    noutputs : int, optional
-        Override the subarray's outputs (NIRCam grism TSO: 1 or 4).
-    substrt : (int, int), optional
-        Move the window (FGS guide-star windows sit anywhere).
-    filter, pupil : str, optional
-        FILTER/PUPIL (defaults per instrument); the filter sets the PSF width.
-    target_ra, target_dec, roll : float
-        Pointing: target position (deg) at the window centre, V3 roll (deg).
-    dither_offset : (float, float)
-        XOFFSET, YOFFSET, arcsec: the target moves by this much on the detector.
-    patttype, patt_num, numdthpt : dither pattern keywords.
-    program, observation, visit, visitgrp, seq_id, act_id, exposure : int
-        Identity (file name and keywords).
-    expstart_mjd : float
-        Exposure start.
-    tsovisit : bool, optional
-        Default: True for the TSO EXP_TYPEs.
-    seed : int
-        Noise, cosmic rays, drifts.
-    scene_seed : int, optional
-        The sky; default from program/observation/target, so the exposures of a dither
-        sequence see the same sources.
-    cosmic_ray_rate : float
-        Hits per pixel per second (JWST: ~5e-5).
-    sky_e : float, optional
-        Background, e-/s/pixel (default per instrument and wavelength).
-    stars_per_arcmin2, galaxies_per_arcmin2 : float
-    target_flux_e : float, optional
-        Total rate of the target star, e-/s (default per mode; 0 for none).
-    bias_drift : bool
-        Add NIR reference-pixel drifts.
-    """
-
-    detector: str = "NRCA1"
-    exp_type: str = "NRC_IMAGE"
-    subarray: str | None = None
-    readpatt: str | None = None
-    ngroups: int = 5
-    nints: int = 1
-    noutputs: int | None = None
-    substrt: tuple[int, int] | None = None
-    filter: str | None = None
-    pupil: str | None = None
-    target_ra: float = 53.1625
-    target_dec: float = -27.7914
-    roll: float = 0.0
-    dither_offset: tuple[float, float] = (0.0, 0.0)
-    patttype: str = "NONE"
-    patt_num: int = 1
-    numdthpt: int = 1
-    program: int = 1234
-    observation: int = 1
-    visit: int = 1
-    visitgrp: int = 2
-    seq_id: int = 1
-    act_id: int = 1
-    exposure: int = 1
-    expstart_mjd: float = 60676.0
-    tsovisit: bool | None = None
-    seed: int = 0
-    scene_seed: int | None = None
-    cosmic_ray_rate: float = 5e-5
-    sky_e: float | None = None
-    stars_per_arcmin2: float = 60.0
-    galaxies_per_arcmin2: float = 300.0
-    target_flux_e: float | None = None
-    bias_drift: bool = True
-    targname: str = "SIMULATED-FIELD"
-
-
-@dataclass
-class Setup:
-    """A config resolved against the detector tables."""
-
-    config: ExposureConfig
-    detector: Detector
-    subarray: Subarray
-    pattern: ReadPattern
-    timing: headers.Timing
-    kind: str
-    filter: str
-    pupil: str
-    tsovisit: bool
-
-
-def exposure_kind(exp_type: str) -> str:
-    """'dark', 'lamp', 'guider', 'dispersed' or 'image' -- what the detector sees."""
-    suffix = exp_type.split("_", 1)[1]
-    if exp_type in GUIDE_MODES:
-        return "guider"
-    if "DARK" in suffix:
-        return "dark"
-    if any(word in suffix for word in _LAMP):
-        return "lamp"
-    if any(word in suffix for word in _DISPERSED):
-        return "dispersed"
-    return "image"
-
-
-def _default_optics(det: Detector, kind: str, exp_type: str) -> tuple[str, str]:
-    if det.instrument == "NIRCAM":
-        filt = "F200W" if det.channel == "SHORT" else "F444W"
-        return filt, "GRISMR" if kind == "dispersed" else "CLEAR"
-    if det.instrument == "NIRISS":
-        return ("CLEAR", "GR700XD") if exp_type == "NIS_SOSS" else ("CLEAR", "F150W")
-    if det.instrument == "MIRI":
-        return ("P750L" if "LRS" in exp_type else "F770W"), "N/A"
-    if det.instrument == "NIRSPEC":
-        return "CLEAR", "N/A"
-    return "N/A", "N/A"
-
-
-def resolve(config: ExposureConfig) -> Setup:
-    """Check a config and fill in the defaults.
-
-    Raises
-    ------
-    ValueError
-        Unknown detector/subarray/pattern, EXP_TYPE not routed, or an EXP_TYPE of another
-        instrument.
-    """
-    try:
-        det = get_detector(config.detector)
-        exp_type = config.exp_type.strip().upper()
-        if exp_type not in router.TABLE:
-            raise KeyError(f"EXP_TYPE {exp_type!r} is not in the routing table")
-        if _PREFIX.get(exp_type.split("_", 1)[0]) != det.instrument:
-            raise KeyError(f"EXP_TYPE {exp_type} is not an exposure type of {det.instrument} ({det.name})")
-        guide = GUIDE_MODES.get(exp_type)
-        readpatt = config.readpatt or (guide[0] if guide else _DEFAULT_READPATT[det.instrument])
-        sub = get_subarray(det, config.subarray or (guide[1] if guide else "FULL"),
-                           noutputs=config.noutputs, start=config.substrt)
-        pattern = get_read_pattern(det.instrument, readpatt)
-        tframe = frame_time(det, sub, pattern.name)
-    except KeyError as exc:
-        raise ValueError(exc.args[0]) from None
-    if config.ngroups < 1 or config.nints < 1:
-        raise ValueError("ngroups and nints must be >= 1")
-    timing = headers.Timing(tframe, group_time(tframe, pattern), pattern.nframes, pattern.groupgap,
-                            config.ngroups, config.nints, config.expstart_mjd)
-    kind = exposure_kind(exp_type)
-    filt, pupil = _default_optics(det, kind, exp_type)
-    tso = exp_type in _TSO_TYPES if config.tsovisit is None else config.tsovisit
-    return Setup(replace(config, exp_type=exp_type), det, sub, pattern, timing, kind,
-                 config.filter or filt, config.pupil or pupil, tso)
-
-
-# ------------------------------------------------------------------------------- headers
-
-def primary_header(s: Setup) -> fits.Header:
-    """The primary header of the raw file."""
-    c, det = s.config, s.detector
-    if s.kind == "guider":
-        name = headers.guider_filename(c.program, c.observation, c.visit, c.exp_type, c.expstart_mjd)
-    else:
-        name = headers.exposure_filename(c.program, c.observation, c.visit, c.visitgrp, c.seq_id,
-                                         c.act_id, c.exposure, det.name)
-    visit_id = f"{c.program:05d}{c.observation:03d}{c.visit:03d}"
-    hdr = fits.Header()
-    cards = {
-        "DATE": headers._iso(s.timing.mjd(s.timing.duration))[:23], "ORIGIN": "STREAMCAL",
-        "FILENAME": name, "DATAMODL": "Level1bModel", "TELESCOP": "JWST", "SDP_VER": "streamcal-sim",
-        "PROGRAM": f"{c.program:05d}", "OBSERVTN": f"{c.observation:03d}", "VISIT": f"{c.visit:03d}",
-        "VISITGRP": f"{c.visitgrp:02d}", "SEQ_ID": str(c.seq_id), "ACT_ID": f"{c.act_id:02d}",
-        "EXPOSURE": str(c.exposure), "VISIT_ID": visit_id,
-        "OBS_ID": f"V{visit_id}P{0:010d}{c.visitgrp:02d}{c.seq_id:1d}{c.act_id:02d}",
-        "EXPRIPAR": "PRIME", "TSOVISIT": s.tsovisit, "TARGPROP": c.targname, "TARGNAME": c.targname,
-        "TARGTYPE": "FIXED", "TARG_RA": c.target_ra, "TARG_DEC": c.target_dec,
-        "INSTRUME": det.instrument, "DETECTOR": det.name, "MODULE": det.module, "CHANNEL": det.channel,
-        "FILTER": s.filter, "PUPIL": s.pupil, "EXP_TYPE": c.exp_type, "EXPCOUNT": c.exposure,
-        "ZEROFRAM": False, "DATAPROB": False, "SCA_NUM": headers.SCA_NUM[det.name],
-        **headers.readout_cards(det, s.pattern, s.timing), **headers.subarray_cards(det, s.subarray),
-        "PATTTYPE": c.patttype, "PATT_NUM": c.patt_num, "NUMDTHPT": c.numdthpt,
-        "XOFFSET": float(c.dither_offset[0]), "YOFFSET": float(c.dither_offset[1]),
-        "APERNAME": f"{det.name}_{s.subarray.name}", "SIMULATE": (True, "simulated by streamcal.sim"),
-        "SIMSEED": (c.seed, "noise seed of the simulation"),
-    }
-    if det.instrument == "NIRSPEC":
-        cards["GRATING"] = "PRISM" if s.kind == "dispersed" else "MIRROR"
-    for key, value in cards.items():
-        hdr[key] = value
-    return hdr
-
 
 # --------------------------------------------------------------------------- detector state
 
@@ -371,68 +162,6 @@ def _empty_catalog() -> Table:
 
 
 # ------------------------------------------------------------------------------------ truth
-
-@dataclass
-class ExposureTruth:
-    """What a simulated exposure was made from.
-
-    Attributes
-    ----------
-    rate_dn : ndarray, float32, (ny, nx)
-        Sky + sources, DN/s: what stage 1's ``rate`` should read (dark excluded).  Reference
-        and dead pixels are 0.
-    rate_e : ndarray, float32, (ny, nx)
-        The same in e-/s (before the gain).
-    dark_dn : ndarray, float32, (ny, nx)
-        Dark current put in, DN/s (the pipeline subtracts it).
-    gain : ndarray, float32, (ny, nx)
-        Gain used, e/DN.
-    first_saturated : ndarray, int16, (nints, ny, nx)
-        First group at or above the saturation threshold, -1 if none.
-    sources : astropy Table
-        ra, dec (deg), x, y (0-based pixels of this exposure), flux_e (e-/s), kind, shape.
-    cosmic_rays : list of CosmicRay
-    jump_groups : ndarray, bool, (nints, ngroups, ny, nx)
-        Groups jwst should flag JUMP_DET for the injected hits.
-    """
-
-    rate_dn: np.ndarray
-    rate_e: np.ndarray
-    dark_dn: np.ndarray
-    gain: np.ndarray
-    first_saturated: np.ndarray
-    sources: Table
-    cosmic_rays: list[CosmicRay] = field(default_factory=list)
-    jump_groups: np.ndarray | None = None
-
-    def to_hdulist(self, uncal_name: str, nframes: int, groupgap: int) -> fits.HDUList:
-        """A ``_truth.fits`` file: RATE, RATE_E, DARK, GAIN, FIRSTSAT images, COSMICS and
-        SOURCES tables."""
-        primary = fits.PrimaryHDU()
-        primary.header["TRUTHFOR"] = (uncal_name, "raw file")
-        primary.header["NCOSMIC"] = len(self.cosmic_rays)
-        images = [fits.ImageHDU(self.rate_dn, name="RATE"), fits.ImageHDU(self.rate_e, name="RATE_E"),
-                  fits.ImageHDU(self.dark_dn, name="DARK"), fits.ImageHDU(self.gain, name="GAIN"),
-                  fits.ImageHDU(self.first_saturated, name="FIRSTSAT")]
-        for hdu, unit in zip(images, ("DN/s", "electron/s", "DN/s", "electron/DN", "")):
-            if unit:
-                hdu.header["BUNIT"] = unit
-        sources = fits.table_to_hdu(self.sources)
-        sources.name = "SOURCES"
-        return fits.HDUList([primary, *images, self._cosmics_hdu(nframes, groupgap), sources])
-
-    def _cosmics_hdu(self, nframes: int, groupgap: int) -> fits.BinTableHDU:
-        from .ramps import group_of_frame
-
-        crs = self.cosmic_rays
-        hdu = fits.BinTableHDU.from_columns([
-            fits.Column("integration", "J", array=[c.integration for c in crs]),
-            fits.Column("frame", "J", array=[c.frame for c in crs]),
-            fits.Column("group", "J", array=[group_of_frame(c.frame, nframes, groupgap) for c in crs]),
-            fits.Column("y", "J", array=[c.y for c in crs]), fits.Column("x", "J", array=[c.x for c in crs]),
-            fits.Column("electrons", "D", array=[c.electrons for c in crs])], name="COSMICS")
-        return hdu
-
 
 @dataclass
 class SimulatedExposure:

@@ -102,15 +102,16 @@ def _base36(value: int, width: int = 2) -> str:
     return out.rjust(width, "0")
 
 
-def _iso(mjd: float) -> str:
+def iso_time(mjd: float) -> str:
+    """ISO-8601 UTC string of an MJD."""
     return Time(mjd, format="mjd", scale="utc").isot
 
 
 def timing_cards(t: Timing) -> dict:
     """EXPSTART..XPOSURE, DATE-OBS/TIME-OBS/DATE-BEG/DATE-END."""
     start, end = t.expstart_mjd, t.mjd(t.duration)
-    iso = _iso(start)
-    return {"DATE-OBS": iso[:10], "TIME-OBS": iso[11:23], "DATE-BEG": iso[:23], "DATE-END": _iso(end)[:23],
+    iso = iso_time(start)
+    return {"DATE-OBS": iso[:10], "TIME-OBS": iso[11:23], "DATE-BEG": iso[:23], "DATE-END": iso_time(end)[:23],
             "EXPSTART": start, "EXPMID": 0.5 * (start + end), "EXPEND": end,
             "NINTS": t.nints, "NGROUPS": t.ngroups, "NFRAMES": t.nframes, "GROUPGAP": t.groupgap,
             "FRMDIVSR": t.nframes, "TSAMPLE": 10.0, "NSAMPLES": 1,

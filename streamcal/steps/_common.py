@@ -141,6 +141,32 @@ def box_dilate(mask: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def box_min(a: np.ndarray, n: int) -> np.ndarray:
+    """Minimum over a (2n+1) x (2n+1) box around each pixel (pixels beyond the edge ignored).
+
+    Separable shifted minima, 4n passes: much faster than ``scipy.ndimage.minimum_filter`` for
+    small boxes.
+
+    Examples
+    --------
+    >>> box_min(np.array([[5, 5, 5], [5, 1, 5], [5, 5, 9]]), 1).tolist()
+    [[1, 1, 1], [1, 1, 1], [1, 1, 1]]
+    >>> box_min(np.array([[3, 9, 9, 9]]), 1).tolist()
+    [[3, 3, 9, 9]]
+    """
+    out = a.copy()
+    for axis in (0, 1):
+        src = out.copy()
+        length = src.shape[axis]
+        for k in range(1, min(n, length - 1) + 1):
+            lo = [slice(None)] * 2
+            hi = [slice(None)] * 2
+            lo[axis], hi[axis] = slice(0, length - k), slice(k, length)
+            np.minimum(out[tuple(lo)], src[tuple(hi)], out=out[tuple(lo)])
+            np.minimum(out[tuple(hi)], src[tuple(lo)], out=out[tuple(hi)])
+    return out
+
+
 def dilate_sparse(mask: np.ndarray, n: int) -> np.ndarray:
     """:func:`box_dilate` restricted to the bounding box of the True pixels (plus ``n``): a few
     newly flagged pixels cost a few pixels, not a full-frame pass."""

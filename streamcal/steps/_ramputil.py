@@ -50,7 +50,7 @@ NETWORK_PAIRS = np.concatenate(_NETWORKS)
 NETWORK_OFFSETS = np.cumsum([0] + [len(net) for net in _NETWORKS]).astype(np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def sort_prefix(work, n):
     """Sort ``work[:n]`` (no NaNs) ascending, in place.
 
@@ -84,7 +84,7 @@ def sort_columns(vals, pairs, nx):
             vals[b, x] = max(va, vb)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def median_prefix(work, n):
     """Median of ``work[:n]`` (no NaNs), sorting it in place; NaN when ``n == 0``.
 
@@ -103,7 +103,7 @@ def median_prefix(work, n):
     return (work[half - 1] + work[half]) / 2.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def nanmedian(values, n, work):
     """``numpy.nanmedian(values[:n])`` without allocation.
 
@@ -137,8 +137,10 @@ def plane_all_have(plane, bits):
     Examples
     --------
     >>> import numpy as np
-    >>> plane_all_have(np.array([[1, 3], [1, 1]], np.uint8), 1), plane_all_have(np.zeros((2, 2), np.uint8), 1)
-    (True, False)
+    >>> plane_all_have(np.array([[1, 3], [1, 1]], np.uint8), 1)
+    True
+    >>> plane_all_have(np.array([[1, 0], [1, 1]], np.uint8), 1)
+    False
     """
     ny, nx = plane.shape
     for y in range(ny):

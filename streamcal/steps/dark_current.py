@@ -16,8 +16,8 @@ from the start of the exposure, so a later segment (INTSTART > 1) uses the last 
   frames: frame k = last + (k - last_index) * (last - previous).
 * NaN in the dark (after extrapolation) is 0; PIXELDQ |= dark DQ (OR of all its planes).
 
-Each science group's dark plane is built once and subtracted from every integration, so the
-only full-size temporary is one float32 plane.
+Each science group's dark value is computed per pixel in a numba loop and subtracted from every
+integration: no full-size temporaries.
 
 ``average_dark_current`` (e-/s, used by ramp fitting for the Poisson variance of the dark) is
 stored on the model: the ``average_dark_current`` parameter when given, else the 2-D AVDRKCUR
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
+from numba import njit
 
 from ..errors import ReferenceFileError
 from ..models import RampModel
@@ -61,57 +62,35 @@ class Params(StepParams):
     average_dark_current: float | None = None
 
 
-def dark_frame(dark: np.ndarray, k: int) -> np.ndarray:
-    """Frame ``k`` of a 3-D dark (nframes, ny, nx) DN, extrapolated linearly past its end.
-
-    Examples
-    --------
-    >>> d = np.array([0.0, 1.0, 3.0]).reshape(3, 1, 1)
-    >>> [float(dark_frame(d, k)[0, 0]) for k in (2, 3, 5)]
-    [3.0, 5.0, 9.0]
-    """
-    n = dark.shape[0]
-    if k < n:
-        return np.asarray(dark[k], dtype=np.float64)
-    if n < 2:
-        raise ReferenceFileError(f"dark has {n} frame(s): cannot extrapolate to frame {k}")
-    last = np.asarray(dark[-1], dtype=np.float64)
-    return last + (k - n + 1) * (last - dark[-2])
-
-
-def dark_group(dark: np.ndarray, group: int, nframes: int, groupgap: int) -> np.ndarray:
-    """Dark signal of one science group, DN, float32: the mean of its frames (NaN -> 0).
-
-    Parameters
-    ----------
-    dark : ndarray, float, (nframes_dark, ny, nx)
-        Dark frames (or groups when the structures already match), DN.
-    group : int
-        Science group index.
-    nframes, groupgap : int
-        Science group structure relative to the dark planes (1, 0 = plane per group).
-
-    Examples
-    --------
-    >>> d = np.arange(6, dtype=float).reshape(6, 1, 1)
-    >>> float(dark_group(d, 1, 2, 1)[0, 0])   # frames 3 and 4
-    3.5
-    """
-    start = group * (nframes + groupgap)
-    if nframes == 1 and start < dark.shape[0]:  # plain copy: no float64 temporaries
-        plane = np.array(dark[start], dtype=np.float32)
-        plane[np.isnan(plane)] = 0
-        return plane
-    acc = np.zeros(dark.shape[1:], np.float64)
-    for k in range(start, start + nframes):
-        frame = dark_frame(dark, k)
-        acc += np.where(np.isnan(frame), 0.0, frame)
-    return (acc / nframes).astype(np.float32)
+@njit(cache=True)
+def _subtract_group(data_g, dark, start, nframes):
+    """data_g (nints, ny, nx) -= mean of dark frames [start, start+nframes), extrapolated past the
+    dark's end from its last two frames, NaN -> 0 (after extrapolation, as stcal)."""
+    nd = dark.shape[0]
+    nints, ny, nx = data_g.shape
+    for y in range(ny):
+        for x in range(nx):
+            acc = 0.0
+            for k in range(start, start + nframes):
+                if k < nd:
+                    v = np.float64(dark[k, y, x])
+                else:
+                    last = np.float64(dark[nd - 1, y, x])
+                    v = last + (k - nd + 1) * (last - dark[nd - 2, y, x])
+                if v == v:  # not NaN
+                    acc += v
+            value = np.float32(acc / nframes)
+            for i in range(nints):
+                data_g[i, y, x] -= value
 
 
 def subtract_dark_inplace(data: np.ndarray, dark: np.ndarray, nframes: int = 1, groupgap: int = 0,
                           int_start: int = 1) -> None:
-    """Subtract the dark from every group of every integration.
+    """Subtract the dark from every group of every integration (one numba pass per group).
+
+    Science group g uses the mean of dark planes [s, s + nframes), s = g * (nframes + groupgap);
+    planes past the end of the dark are extrapolated: plane k = last + (k - last index) *
+    (last - previous).  NaN (after extrapolation) counts as 0.
 
     Parameters
     ----------
@@ -124,27 +103,34 @@ def subtract_dark_inplace(data: np.ndarray, dark: np.ndarray, nframes: int = 1, 
     int_start : int
         1-based exposure number of ``data[0]`` (INTSTART).
 
+    Raises
+    ------
+    ReferenceFileError
+        Extrapolation needed but the dark has fewer than 2 planes.
+
     Examples
     --------
-    NFRAMES=2 science groups from a 1-frame dark: group g subtracts mean(dark[2g], dark[2g+1]).
+    NFRAMES=2, GROUPGAP=1 science groups from a 4-frame dark (0, 1, 2, 3 DN): group 0 averages
+    frames 0, 1 (0.5 DN); group 1 frames 3, 4, frame 4 extrapolated to 4 DN (3.5 DN).
 
     >>> data = np.full((1, 2, 1, 1), 10.0, np.float32)
-    >>> dark = np.array([0.0, 2.0, 4.0, 6.0]).reshape(4, 1, 1)
-    >>> subtract_dark_inplace(data, dark, nframes=2); data.ravel().tolist()
-    [9.0, 5.0]
+    >>> dark = np.array([0.0, 1.0, 2.0, 3.0], np.float32).reshape(4, 1, 1)
+    >>> subtract_dark_inplace(data, dark, nframes=2, groupgap=1); data.ravel().tolist()
+    [9.5, 6.5]
     """
     nints, ngroups = data.shape[:2]
-    if dark.ndim == 3:
-        for g in range(ngroups):
-            plane = dark_group(dark, g, nframes, groupgap)
-            for i in range(nints):
-                data[i, g] -= plane
-        return
-    for i in range(nints):
-        # jwst: the dark's own integrations apply only from the first integration of the exposure.
-        di = i if (int_start == 1 and i < dark.shape[0]) else dark.shape[0] - 1
-        for g in range(ngroups):
-            data[i, g] -= dark_group(dark[di], g, nframes, groupgap)
+    needed = ngroups * nframes + (ngroups - 1) * groupgap
+    if needed > dark.shape[-3] and dark.shape[-3] < 2:
+        raise ReferenceFileError(f"dark has {dark.shape[-3]} plane(s): cannot extrapolate to {needed}")
+    for g in range(ngroups):
+        start = g * (nframes + groupgap)
+        if dark.ndim == 3:
+            _subtract_group(data[:, g], dark, start, nframes)
+            continue
+        for i in range(nints):
+            # jwst: the dark's own integrations apply only from the first integration of the exposure.
+            di = i if (int_start == 1 and i < dark.shape[0]) else dark.shape[0] - 1
+            _subtract_group(data[i:i + 1, g], dark[di], start, nframes)
 
 
 def average_dark_current(value: float | None, ref: RefData, shape: tuple[int, int]) -> tuple[np.ndarray, str]:

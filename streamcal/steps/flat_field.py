@@ -111,6 +111,8 @@ def run(image: ImageModel, refs: Mapping[str, RefData], params: Params = Params(
     """Flat-field ``image`` in place; DQ |= flat DQ."""
     if params.skip:
         return image, skipped("skipped by parameter")
+    if not isinstance(image, ImageModel):
+        return image, skipped("flat_field needs a count-rate image (guider_cds did not run)")
     if "flat" not in refs:
         return image, skipped("no flat reference file applies")
     ref = refs["flat"]

@@ -1,9 +1,9 @@
 """gain_scale: rescale rate products taken with a non-standard gain setting (GAINFACT).
 
 Applied after ramp fitting to both ``rate`` and ``rateints``: SCI and ERR are multiplied by
-GAINFACT, VAR_POISSON and VAR_RNOISE by GAINFACT squared.  GAINFACT comes from the GAIN reference
-file's header (as in jwst) or, failing that, from the exposure header; without it the step is
-SKIPPED.  In practice this concerns NIRSpec subarrays read with gain setting 2.
+GAINFACT, VAR_POISSON and VAR_RNOISE by GAINFACT squared.  GAINFACT comes from the exposure
+header or, failing that, from the GAIN reference file's header (where jwst keeps it); without it
+the step is SKIPPED.  In practice this concerns NIRSpec subarrays read with gain setting 2.
 """
 
 from __future__ import annotations
@@ -55,11 +55,18 @@ def scale_image_inplace(image: ImageModel, factor: float) -> None:
 
 
 def gain_factor(refs: Mapping[str, RefData], exposure_gainfact: float | None) -> float | None:
-    """GAINFACT from the gain reference header, else from the exposure; None if neither has it."""
-    ref = refs.get("gain")
-    value = ref.header.get("GAINFACT") if ref is not None else None
-    if value is None:
-        value = exposure_gainfact
+    """GAINFACT from the exposure, else from the gain reference header; None if neither has it.
+
+    Examples
+    --------
+    >>> from astropy.io import fits
+    >>> r = {"gain": RefData("gain", "test", fits.Header({"GAINFACT": 1.5}))}
+    >>> gain_factor(r, None), gain_factor(r, 2.0), gain_factor({}, None)
+    (1.5, 2.0, None)
+    """
+    value = exposure_gainfact
+    if value is None and refs.get("gain") is not None:
+        value = refs["gain"].header.get("GAINFACT")
     return None if value is None else float(value)
 
 
@@ -67,6 +74,8 @@ def run(result: RampFitOutput, refs: Mapping[str, RefData], params: Params = Par
     """Scale ``result.rate`` and ``result.rateints`` in place by GAINFACT."""
     if params.skip:
         return result, skipped("skipped by parameter")
+    if not isinstance(result, RampFitOutput):
+        return result, skipped("gain_scale needs ramp_fit's rate products")
     factor = gain_factor(refs, result.rate.meta.gainfact if result.rate.meta else None)
     if factor is None:
         return result, skipped("no GAINFACT in the gain reference file or the exposure header")

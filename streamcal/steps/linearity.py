@@ -75,15 +75,6 @@ def uncorrectable(coeffs: np.ndarray, lin_dq: np.ndarray) -> tuple[np.ndarray, n
 
 
 @njit(cache=True)
-def _poly(c, y, x, v):
-    """Horner evaluation of sum_k c[k, y, x] * v**k, float64."""
-    acc = np.float64(c[c.shape[0] - 1, y, x])
-    for k in range(c.shape[0] - 2, -1, -1):
-        acc = acc * v + c[k, y, x]
-    return acc
-
-
-@njit(cache=True)
 def _linearize_groups(data, gdq, coeffs, skip, sat):
     # Row by row: the inner loops over x have no branches, so LLVM vectorises them.
     nints, ngroups, ny, nx = data.shape
@@ -131,49 +122,79 @@ def linearize_inplace(data: np.ndarray, groupdq: np.ndarray, coeffs: np.ndarray,
 
 
 @njit(cache=True)
-def _linearize_reads_pixel(ramp, flags, c, ic, y, x, sat, times, work):
-    """Read-level correction of one pixel's ramp (one integration), in place."""
-    ngroups, nframes = times.shape
-    n_unsat = 0
-    for g in range(ngroups):
-        if not (flags[g] & sat):
-            n_unsat += 1
-    last = max(n_unsat - 1, 2) - 1  # last unsaturated group minus one, at least group 1
-    first_lin = ramp[0] if flags[0] & sat else _poly(c, y, x, np.float64(ramp[0]))
-    last_lin = ramp[last] if flags[last] & sat else _poly(c, y, x, np.float64(ramp[last]))
-    t0 = times[0].mean()
-    rate = (last_lin - first_lin) / (times[last].mean() - t0)
-    for g in range(ngroups):
-        if flags[g] & sat:
-            continue
-        predicted = 0.0
-        for k in range(nframes):
-            work[k] = _poly(ic, y, x, first_lin + rate * (times[g, k] - t0))
-            predicted += work[k]
-        offset = ramp[g] - predicted / nframes
-        total = 0.0
-        for k in range(nframes):
-            total += _poly(c, y, x, work[k] + offset)
-        ramp[g] = total / nframes
+def _poly_row(c, y, v, out):
+    """out[x] = sum_k c[k, y, x] * v[x]**k along one row (branch-free, so it vectorises)."""
+    nc = c.shape[0]
+    for x in range(v.shape[0]):
+        out[x] = c[nc - 1, y, x]
+    for k in range(nc - 2, -1, -1):
+        for x in range(v.shape[0]):
+            out[x] = out[x] * v[x] + c[k, y, x]
+
+
+@njit(cache=True)
+def _rate_row(data_i, gdq_i, c, y, sat, tmean, lin0, raw, last_lin, rate):
+    """Linearised group 0 (``lin0``) and rate per frame time (``rate``) of one row: from group 0
+    to the last unsaturated group minus one (at least group 1), as stcal."""
+    ngroups, _, nx = data_i.shape
+    for x in range(nx):
+        raw[x] = data_i[0, y, x]
+    _poly_row(c, y, raw, lin0)
+    for x in range(nx):
+        if gdq_i[0, y, x] & sat:
+            lin0[x] = raw[x]
+    last = np.empty(nx, np.int64)
+    for x in range(nx):
+        n = 0
+        for g in range(ngroups):
+            n += (gdq_i[g, y, x] & sat) == 0
+        last[x] = max(n - 1, 2) - 1
+        raw[x] = data_i[last[x], y, x]
+    _poly_row(c, y, raw, last_lin)
+    for x in range(nx):
+        if gdq_i[last[x], y, x] & sat:
+            last_lin[x] = raw[x]
+        rate[x] = (last_lin[x] - lin0[x]) / np.float32(tmean[last[x]] - tmean[0])
 
 
 @njit(cache=True)
 def _linearize_reads(data, gdq, coeffs, inv, skip, sat, times):
     nints, ngroups, ny, nx = data.shape
-    ramp = np.empty(ngroups, np.float64)
-    flags = np.empty(ngroups, np.uint8)
-    work = np.empty(times.shape[1], np.float64)
+    nframes = times.shape[1]
+    tmean = np.empty(ngroups)
+    for g in range(ngroups):
+        tmean[g] = times[g].mean()
+    # float32 rows: twice the SIMD width of float64, and the precision stcal itself computes with
+    lin0, raw, last_lin = np.empty(nx, np.float32), np.empty(nx, np.float32), np.empty(nx, np.float32)
+    rate, v, tmp = np.empty(nx, np.float32), np.empty(nx, np.float32), np.empty(nx, np.float32)
+    total = np.empty(nx, np.float32)
+    frames = np.empty((nframes, nx), np.float32)
     for i in range(nints):
         for y in range(ny):
-            for x in range(nx):
-                if skip[y, x]:
-                    continue
-                for g in range(ngroups):
-                    ramp[g] = data[i, g, y, x]
-                    flags[g] = gdq[i, g, y, x]
-                _linearize_reads_pixel(ramp, flags, coeffs, inv, y, x, sat, times, work)
-                for g in range(ngroups):
-                    data[i, g, y, x] = ramp[g]
+            _rate_row(data[i], gdq[i], coeffs, y, sat, tmean, lin0, raw, last_lin, rate)
+            for g in range(ngroups):
+                # rebuild the frames, push them through the inverse polynomial ...
+                total[:] = 0.0
+                for k in range(nframes):
+                    dt = np.float32(times[g, k] - tmean[0])
+                    for x in range(nx):
+                        v[x] = lin0[x] + rate[x] * dt
+                    _poly_row(inv, y, v, frames[k])
+                    for x in range(nx):
+                        total[x] += frames[k, x]
+                # ... shift them to match the observed group, linearise each and average
+                for x in range(nx):
+                    raw[x] = data[i, g, y, x] - total[x] / np.float32(nframes)
+                total[:] = 0.0
+                for k in range(nframes):
+                    for x in range(nx):
+                        v[x] = frames[k, x] + raw[x]
+                    _poly_row(coeffs, y, v, tmp)
+                    for x in range(nx):
+                        total[x] += tmp[x]
+                for x in range(nx):
+                    if not (skip[y, x] or gdq[i, g, y, x] & sat):
+                        data[i, g, y, x] = total[x] / np.float32(nframes)
 
 
 def frame_times(ngroups: int, nframes: int, groupgap: int) -> np.ndarray:

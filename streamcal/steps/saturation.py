@@ -5,10 +5,9 @@ Algorithm (jwst 3.0 / stcal ``flag_saturated_pixels``), per integration:
 1. Thresholds: the reference SCI, DN (raw, bias included).  A NaN threshold or a reference
    NO_SAT_CHECK pixel gets threshold 65536 (A/D limit + 1: never saturates) and NO_SAT_CHECK in
    PIXELDQ.
-2. Forward pass over groups with a running "ever saturated" map: a group at or above threshold
-   and every later group get SATURATED.  The flag is grown into a (2N+1)^2 box, N =
-   ``n_pix_grow_sat``, to catch charge spilling into neighbours; groups <= 0 DN get
-   AD_FLOOR | DO_NOT_USE (that group only).
+2. Forward pass: the first group at or above threshold and every later group get SATURATED
+   ("ever saturated").  The flag is grown into a (2N+1)^2 box, N = ``n_pix_grow_sat``, to catch
+   charge spilling into neighbours; groups <= 0 DN get AD_FLOOR | DO_NOT_USE (that group only).
 3. With ``use_readpatt`` and frame-averaged groups (NFRAMES > 1): backward pass.  A group whose
    average may hide saturation in its later frames (value >= threshold * mean(frame numbers) /
    last frame number), not itself flagged, followed by a SATURATED group, gets DO_NOT_USE
@@ -23,7 +22,7 @@ Frame numbers follow jwst: group g averages frames g*NFRAMES+1 .. (g+1)*NFRAMES 
 counted, as in jwst 3.0).
 
 Speed and memory: step 2 is two numba passes per integration (first crossing per pixel, then the
-flags) with one int32 map; the growth is a box minimum filter of the first-crossing map (earliest
+flags) with one int16 map; the growth is a box minimum filter of the first-crossing map (earliest
 crossing among the neighbours), which equals growing the flag group by group.
 """
 
@@ -34,13 +33,12 @@ from typing import Mapping
 
 import numpy as np
 from numba import njit
-from scipy.ndimage import minimum_filter
 
 from .. import dqflags
 from ..errors import NotImplementedStepError
 from ..models import RampModel
 from ..refs.model import RefData
-from ._common import dilate_sparse, nan_to_zero, or_dq, ref_array, ref_dq
+from ._common import box_min, dilate_sparse, nan_to_zero, or_dq, ref_array, ref_dq
 from .base import StepParams, StepReport, skipped
 
 NAME = "saturation"
@@ -120,7 +118,7 @@ def read_pattern(ngroups: int, nframes: int) -> list[list[int]]:
 def _first_crossing(data_i, gdq_i, thresh, sat):
     """Per pixel, the first group at or above threshold (or already SATURATED); ngroups if none."""
     ngroups, ny, nx = data_i.shape
-    first = np.full((ny, nx), ngroups, np.int32)
+    first = np.full((ny, nx), ngroups, np.int16)
     for g in range(ngroups):
         for y in range(ny):
             for x in range(nx):
@@ -151,7 +149,7 @@ def _forward_pass(data_i, gdq_i, thresh, ngrow):
     such flags group by group; the two agree whenever they run to the end of the ramp)."""
     first = _first_crossing(data_i, gdq_i, thresh, _SAT)
     if ngrow:
-        first = minimum_filter(first, size=2 * ngrow + 1, mode="constant", cval=data_i.shape[0])
+        first = box_min(first, ngrow)
     _flag_groups(data_i, gdq_i, first, _SAT, _FLOOR)
 
 

@@ -40,6 +40,15 @@ def screen_network(nints: int, ngroups: int) -> np.ndarray:
     return merge_exchange_network(n) if n <= EXACT_MAX else np.zeros((0, 2), np.int64)
 
 
+@njit(cache=True, error_model="numpy")
+def read_noise_var(rn, gain, nframes):
+    """Read-noise variance of one group difference, e^2, from the CDS read noise (DN, float32)
+    and gain (e-/DN, float32): ``(RN gain)^2 / (0.5 * 2 NFRAMES)``, the product in float32 as
+    stcal forms it."""
+    rn_e = rn * gain
+    return np.float64(rn_e * rn_e) / (0.5 * (2.0 * nframes))
+
+
 @njit(cache=True)
 def make_screen_scratch(nints, ngroups, nx, pairs):
     """Scratch arrays of :func:`screen_row` for rows of ``nx`` pixels:
@@ -162,8 +171,7 @@ def screen_row(data, gdq, gain, rn, y, nframes, mode, thr4, thr3, thr2, bad, jum
         elif mode == PREFLAGGED:
             need[x] = False
         else:
-            rn_e = rn[y, x] * gain[y, x]  # float32, as stcal
-            var_rn = np.float64(rn_e * rn_e) / (0.5 * (2.0 * nframes))
+            var_rn = read_noise_var(rn[y, x], gain[y, x], nframes)
             if exact:
                 n = nvals
                 while n > 0 and vals[n - 1, x] == np.inf:

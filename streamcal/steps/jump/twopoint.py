@@ -20,8 +20,10 @@ whole exposure is processed in one pass over the ramp with ``O(nints*ngroups)`` 
 * after-jump flagging: jumps >= ``e1`` electrons flag the next ``n1`` groups (and ``e2``/``n2``);
 * JUMP_DET is removed from groups that are also DO_NOT_USE or SATURATED.
 
-Neighbour flags cross rows, so rows go through a three-row pipeline: detect row ``y``, then
-spread the sources of row ``y-1`` (whose neighbours ``y-2..y`` are all detected by then), then
+Rows are processed in order.  A row screen (:mod:`.screen`) first proves, plane by plane, that
+almost all pixels of the row have no jump; only the others are searched one by one.  Neighbour
+flags cross rows, so rows go through a three-row pipeline: detect row ``y``, then spread the
+sources of row ``y-1`` (whose neighbours ``y-2..y`` are all detected by then), then
 after-jump-flag row ``y-2`` (final by then).
 """
 
@@ -33,10 +35,11 @@ import numpy as np
 from numba import njit
 
 from .._ramputil import median_prefix, nanmedian
-from .screen import ITERATIVE, PREFLAGGED, SINGLE_PASS, make_screen_scratch, screen_row
+from .screen import (ITERATIVE, PREFLAGGED, SINGLE_PASS, make_screen_scratch, read_noise_var,
+                     screen_row)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def load_diffs(data, gdq, y, x, gain, bad, diffs):
     """First differences of one pixel, in electrons, NaN where either group is bad.
 
@@ -67,14 +70,14 @@ def load_diffs(data, gdq, y, x, gain, bad, diffs):
             prev = v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def noise_sigma(median, var_rn):
     """``sqrt(|median| + var_rn)`` in e-; NaN (never flags) when it is 0."""
     sig = math.sqrt(abs(median) + var_rn)
     return np.nan if sig == 0.0 else sig
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def clipped_median(absd, n, work):
     """stcal's median of ``|d|`` for the iterative search, and the number of usable values.
 
@@ -102,7 +105,7 @@ def clipped_median(absd, n, work):
     return median_prefix(work, m), nus
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def iterative_search(diffs, n, var_rn, thr4, thr3, thr2, absd, work, flagged):
     """Flag jumps one at a time, largest first (stcal ``iterative_jump``) for one pixel.
 
@@ -154,7 +157,7 @@ def iterative_search(diffs, n, var_rn, thr4, thr3, thr2, absd, work, flagged):
     return nflag
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def single_pass_search(diffs, n, median, sig, thr, flagged):
     """Flag every difference with ``|d - median| / sigma > thr`` (stcal single pass)."""
     nflag = 0
@@ -165,7 +168,7 @@ def single_pass_search(diffs, n, median, sig, thr, flagged):
     return nflag
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _detect_pixel(data, gdq, y, x, g32, var_rn, mode, thr4, thr3, thr2, flag_nb, nb_min, nb_max,
                   bad, jump, diffs, absd, work, flagged, src_row):
     """Detect one pixel's jumps, mark its neighbour sources; return its JUMP_DET group count."""
@@ -202,7 +205,7 @@ def _detect_pixel(data, gdq, y, x, g32, var_rn, mode, thr4, thr3, thr2, flag_nb,
     return count
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _spread_sources(src_row, srcx, gdq, y, bad, jump):
     """Flag the 4 side neighbours (and the pixel) of each source in row ``y``.
 
@@ -221,14 +224,19 @@ def _spread_sources(src_row, srcx, gdq, y, bad, jump):
                         gdq[i, g, yy, xx] |= jump
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _after_jump_row(data, gdq, gain, y, e1, n1, e2, n2, bad, jump, diffs, work, mark):
     """Flag the groups following large jumps in row ``y`` (stcal ``transient_jumps``)."""
     nints, ngroups, ny, nx = data.shape
     nd = ngroups - 1
     for x in range(nx):
-        g32 = gain[y, x]
-        load_diffs(data, gdq, y, x, g32, bad, diffs)
+        has_jump = False
+        for i in range(nints):
+            for g in range(1, ngroups):
+                has_jump |= (gdq[i, g, y, x] & jump) != 0
+        if not has_jump:
+            continue
+        load_diffs(data, gdq, y, x, gain[y, x], bad, diffs)
         med = nanmedian(diffs, nints * nd, work)
         for i in range(nints):
             mark[:] = False
@@ -243,7 +251,7 @@ def _after_jump_row(data, gdq, gain, y, e1, n1, e2, n2, bad, jump, diffs, work, 
                     gdq[i, g, y, x] |= jump
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def flag_jumps_kernel(data, gdq, gain, rn, nframes, mode, thr4, thr3, thr2, flag_nb, nb_min,
                       nb_max, e1, n1, e2, n2, dnu, sat, jump, pairs):
     """The whole-exposure pass; see :func:`streamcal.steps.jump.detect.flag_jumps_inplace`.
@@ -275,12 +283,10 @@ def flag_jumps_kernel(data, gdq, gain, rn, nframes, mode, thr4, thr3, thr2, flag
                     continue
                 srcx[yy & 1, x] = True
                 src_row[:, :, x] = False
-                g32 = gain[yy, x]
-                rn_e = rn[yy, x] * g32  # float32, as stcal
-                var_rn = np.float64(rn_e * rn_e) / (0.5 * (2.0 * nframes))
-                count += _detect_pixel(data, gdq, yy, x, g32, var_rn, mode, thr4, thr3, thr2,
-                                       flag_nb, nb_min, nb_max, bad, jump, diffs, absd, work,
-                                       flagged, src_row)
+                var_rn = read_noise_var(rn[yy, x], gain[yy, x], nframes)
+                count += _detect_pixel(data, gdq, yy, x, gain[yy, x], var_rn, mode, thr4, thr3,
+                                       thr2, flag_nb, nb_min, nb_max, bad, jump, diffs, absd,
+                                       work, flagged, src_row)
         if flag_nb and 1 <= yy <= ny:
             _spread_sources(src[(yy - 1) & 1], srcx[(yy - 1) & 1], gdq, yy - 1, bad, jump)
         if after and yy >= 2:

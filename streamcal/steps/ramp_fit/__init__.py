@@ -69,7 +69,8 @@ def _image(ramp: RampModel, arrays: FitArrays, meta) -> ImageModel:
                       sci_header=ramp.sci_header.copy(), int_times=ramp.int_times)
 
 
-def run(ramp: RampModel, refs: Mapping[str, RefData], params: Params) -> tuple[RampFitOutput | RampModel, StepReport]:
+def run(ramp: RampModel, refs: Mapping[str, RefData],
+        params: Params) -> tuple[RampFitOutput | RampModel, StepReport]:
     """Fit the ramps; returns the ``rate``/``rateints`` products (the ramp is not modified).
 
     Raises

@@ -43,7 +43,7 @@ class FitArrays:
         return cls(*(np.zeros(shape, np.uint32 if k == 1 else np.float32) for k in range(5)))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _fit_pixel(data, gdq, y, x, pdq, g, rn, dark, zf, has_zf, extra, clear_jump0, suppress,
                times, wtab, fl, scratch, res, idq):
     """Fit one pixel; returns (slope, var_p, var_r, err, dq) of the exposure; fills res/idq."""
@@ -194,7 +194,8 @@ def single_read_noise_e(read_noise, gain, nframes: int) -> np.ndarray:
     numpy update rounds it.
     """
     factor = np.asarray(gain, np.float32).astype(np.float64) / np.sqrt(2.0 * nframes)
-    return (np.asarray(read_noise, np.float32).astype(np.float64) * factor).astype(np.float32)
+    return np.ascontiguousarray(np.asarray(read_noise, np.float32).astype(np.float64) * factor,
+                                dtype=np.float32)
 
 
 def fit_ramps(data, groupdq, pixeldq, gain, read_noise, *, tframe: float, tgroup: float,
@@ -249,16 +250,21 @@ def fit_ramps(data, groupdq, pixeldq, gain, read_noise, *, tframe: float, tgroup
     times = (float(np.float32(tgroup)), float(np.float32(tframe)),
              (nframes + 1.0) * float(np.float32(tframe)) / 2.0)
     dark = np.zeros((ny, nx), np.float32) if average_dark_current is None else average_dark_current
-    zf = np.zeros((1, 1, 1), np.float32) if zeroframe is None else np.asarray(zeroframe, np.float32)
+    zf = np.zeros((1, 1, 1), np.float32) if zeroframe is None else _image(zeroframe)
     fl = tuple(np.uint32(v) for v in (dqflags.DO_NOT_USE, dqflags.SATURATED, dqflags.JUMP_DET,
                                       dqflags.PERSISTENCE, dqflags.CHARGELOSS, dqflags.NO_GAIN_VALUE))
-    fit_ramps_kernel(data[:, g0:g1], groupdq[:, g0:g1], pixeldq, np.asarray(gain, np.float32),
-                     single_read_noise_e(read_noise, gain, nframes), np.asarray(dark, np.float32),
-                     zf, zeroframe is not None, extra[g0:g1], g0 > 0,
-                     suppress_one_group and ngroups > 1, times, weight_table(min(g1 - g0, TABLE_MAX_LEN)),
+    fit_ramps_kernel(data[:, g0:g1], groupdq[:, g0:g1], np.ascontiguousarray(pixeldq, np.uint32),
+                     _image(gain), single_read_noise_e(read_noise, gain, nframes), _image(dark), zf,
+                     zeroframe is not None, extra[g0:g1], g0 > 0, suppress_one_group and ngroups > 1,
+                     times, weight_table(min(g1 - g0, TABLE_MAX_LEN)),
                      full_segment_weights(max(g1 - g0, 3)), merge_exchange_network(g1 - g0 - 1), fl,
                      astuple(rate), astuple(ints))
     return rate, ints
+
+
+def _image(array) -> np.ndarray:
+    """Native-endian contiguous float32 (one compiled kernel, vectorizable rows; 2-D: cheap)."""
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def astuple(arrays: FitArrays) -> tuple:

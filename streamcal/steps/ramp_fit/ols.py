@@ -29,7 +29,6 @@ import math
 import numpy as np
 from numba import njit
 
-from .._ramputil import nanmedian
 
 LARGE_VARIANCE_THRESHOLD = 1.0e6
 #: Optimal-weighting exponents for SNR bins [0,5), [5,10), [10,20), [20,50), [50,100), >=100.
@@ -74,7 +73,7 @@ def weight_table(max_len: int) -> np.ndarray:
     return table
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def power_index(snr):
     """Index into :data:`POWERS` for a segment SNR (NaN counts as high, as in C)."""
     if snr < 5.0:
@@ -90,7 +89,7 @@ def power_index(snr):
     return 5
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def segment_snr(first, last, gain, rn):
     """SNR of a segment from its end points (DN), gain (e-/DN), read noise (e-)."""
     data = last - first
@@ -101,7 +100,7 @@ def segment_snr(first, last, gain, rn):
     return 0.0 if s < 0.0 else s
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def ols_segment_slope(d, start, n, snr, wtab, rn, tgroup):
     """Optimally weighted OLS slope of ``d[start:start+n]`` (DN, n >= 3; ``d`` is one
     integration's ramp), DN/s.
@@ -135,7 +134,7 @@ def ols_segment_slope(d, start, n, snr, wtab, rn, tgroup):
     return num * (1.0 / den) / tgroup
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def rnoise_var(n, timing, gain, rn):
     """Read-noise variance of a segment slope, (DN/s)^2 (n <= 2 uses the n = 2 form)."""
     if n <= 2:
@@ -150,7 +149,7 @@ def rnoise_var(n, timing, gain, rn):
     return r / (den * gain * gain)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def poisson_var(n, timing, gain, median_rate, dark):
     """Poisson variance of a segment slope, (DN/s)^2, from the median rate and dark (DN/s)."""
     pden = timing * gain * (n - 1.0) if n >= 3 else timing * gain
@@ -159,7 +158,7 @@ def poisson_var(n, timing, gain, median_rate, dark):
     return dark / pden
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def find_segments(q, chargeloss, pers, jump, sat, segs):
     """Segments of one integration's group DQ ``q`` (ngroups,) into ``segs[k] = (start, end)``.
 

@@ -18,7 +18,7 @@ from .ols import (_CLOSS, _DNU, _DNU_SAT, _GOOD, _JUMP, _PERS, _SAT, LARGE_VARIA
 _NSTATS = 7
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def load_integration(data, gdq, i, y, x, extra, clear_jump0, suppress, fl, d, q, oq, st):
     """Fill ``d``, ``q`` (effective DQ), ``oq`` (DQ before one-group suppression) and ``st[i]``.
 
@@ -36,8 +36,9 @@ def load_integration(data, gdq, i, y, x, extra, clear_jump0, suppress, fl, d, q,
         v = np.uint32(gdq[i, g, y, x]) | extra[g]
         ngood += (v & npers) == 0
         oq[base + g] = v
-    for k in range(_NSTATS):
-        st[i, k] = 0
+    # counts in local scalars: read-modify-writes of ``st`` in the loop would be serialized
+    anyq = np.uint32(0)
+    good = nd = nds = ns = 0
     for g in range(ng):
         v = oq[base + g]
         if clear_jump0 and g == 0:
@@ -45,22 +46,19 @@ def load_integration(data, gdq, i, y, x, extra, clear_jump0, suppress, fl, d, q,
         if suppress and ngood == 1:
             v |= dnu
         q[base + g] = v
-        st[i, _JUMP] |= (v & jump) != 0
-        st[i, _PERS] |= (v & pers) != 0
-        st[i, _CLOSS] |= (v & closs) != 0
-        if v == 0:
-            st[i, _GOOD] += 1
-        elif v & dnu:
-            st[i, _DNU] += 1
-        st[i, _DNU_SAT] += (v & (dnu | sat)) != 0
-        if v & sat:
-            st[i, _SAT] += 1
-            d[base + g] = np.nan
-        else:
-            d[base + g] = np.float64(data[i, g, y, x])
+        anyq |= v
+        good += v == 0
+        nd += (v != 0) and (v & dnu) != 0
+        nds += (v & (dnu | sat)) != 0
+        ns += (v & sat) != 0
+        d[base + g] = np.nan if v & sat else np.float64(data[i, g, y, x])
+    st[i, _GOOD], st[i, _DNU], st[i, _DNU_SAT], st[i, _SAT] = good, nd, nds, ns
+    st[i, _JUMP] = (anyq & jump) != 0
+    st[i, _PERS] = (anyq & pers) != 0
+    st[i, _CLOSS] = (anyq & closs) != 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def one_group_special(i, ng, y, x, zf, has_zf, d, q, st, is0, isz):
     """With one-group suppression off: mark a ramp whose only good group is group 0, or
     substitute a non-zero ZEROFRAME for a ramp with no good group."""
@@ -83,7 +81,7 @@ def one_group_special(i, ng, y, x, zf, has_zf, d, q, st, is0, isz):
             isz[i] = True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def integration_median_rate(dv, qv, tgroup, dnu, jump, loc, work):
     """nan-median of the first differences of ``dv / TGROUP`` for one integration, DN/s.
 
@@ -104,7 +102,7 @@ def integration_median_rate(dv, qv, tgroup, dnu, jump, loc, work):
     return nanmedian(loc, ng - 1, work)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def median_rate(d, q, nints, ng, is0, isz, tgroup, tframe, ogt, dnu, jump, loc, work):
     """The pixel's median rate, DN/s: mean over integrations, NaN counted as 0."""
     acc = 0.0
@@ -124,7 +122,7 @@ def median_rate(d, q, nints, ng, is0, isz, tgroup, tframe, ogt, dnu, jump, loc, 
     return acc / nints
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def segment_fit(dv, s, n, t1, gain, rn, tgroup, wtab):
     """Slope (DN/s) and the timing used for a segment of length ``n`` starting at ``s``."""
     if n == 1:
@@ -135,7 +133,7 @@ def segment_fit(dv, s, n, t1, gain, rn, tgroup, wtab):
     return ols_segment_slope(dv, s, n, snr, wtab, rn, tgroup), tgroup
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def fit_integration(i, ng, d, q, st, segs, gain, rn, dark, mrate, tgroup, t1, wtab, dnu, sat,
                     jump, pers, res, idq):
     """Fit one integration into ``res[i] = (slope, var_poisson, var_rnoise, err)``.
@@ -171,7 +169,7 @@ def fit_integration(i, ng, d, q, st, segs, gain, rn, dark, mrate, tgroup, t1, wt
     return num, inv_p, inv_r
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def finish_integration(i, inv_p, inv_r, inv_e, num, invalid, res):
     """Variances and slope of an integration from its inverse-variance sums."""
     if inv_p > 0.0:
@@ -190,7 +188,7 @@ def finish_integration(i, inv_p, inv_r, inv_e, num, invalid, res):
     res[i, 3] = 0.0 if var_err > LARGE_VARIANCE_THRESHOLD else math.sqrt(var_err)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def finish_rate(rs, rvp, rvr, rdq, invalid, sat, partial_sat):
     """Exposure slope, variances and ERR from the sums over integrations."""
     vp, vr = rvp, rvr
@@ -212,7 +210,7 @@ def finish_rate(rs, rvp, rvr, rdq, invalid, sat, partial_sat):
     return rs, vp, vr, err, rdq
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def chargeloss_rnoise(nints, ng, oq, st, segs, gain, rn, tgroup, t1s, dnu, jump, sat, pers,
                       closs, res, cq):
     """Recompute VAR_RNOISE with CHARGELOSS groups put back (stcal's CHARGELOSS pass).

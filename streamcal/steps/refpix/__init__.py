@@ -114,48 +114,44 @@ def _reference_mask(model: RampModel) -> np.ndarray:
     return ((dq & dqflags.REFERENCE_PIXEL) != 0) & ((dq & dqflags.DO_NOT_USE) == 0)
 
 
+def _offsets(det, valid, refmask, r0, c0, full_det, params: Params, four_amp: bool):
+    """Detector-frame row and column corrections (ngroups, h) and (ngroups, w) of one
+    integration, DN, and the number of column parities without reference pixels."""
+    rows = np.zeros(det.shape[:2])
+    if not four_amp:
+        cols, missing = nir.single_output_offsets(det, refmask, c0, params.odd_even_columns)
+        return rows, cols, missing
+    cols = nir.top_bottom_offsets(det, valid, r0, c0, full_det, params.odd_even_columns)
+    if params.use_side_ref_pixels:
+        rows = params.side_gain * nir.side_offsets(det, valid, cols, r0, c0, full_det,
+                                                   params.side_smoothing_length)
+    return rows, cols, 0
+
+
 def _correct_nir(data: np.ndarray, model: RampModel, window, params: Params, four_amp: bool) -> int:
     """Correct a (nints, ngroups, ny, nx) DMS array in place; returns the number of column
     parities lacking reference pixels (1-output subarrays)."""
-    meta = model.meta
-    fa, sa = meta.fastaxis, meta.slowaxis
+    fa, sa = model.meta.fastaxis, model.meta.slowaxis
     r0, c0 = detector_window(fa, sa, *window, NIR_SHAPE)
     full_det = detector_full_shape(fa, NIR_SHAPE)
-    valid = (model.pixeldq & dqflags.DO_NOT_USE) == 0
-    refmask = _reference_mask(model)
+    valid = detector_view((model.pixeldq & dqflags.DO_NOT_USE) == 0, fa, sa)
+    refmask = detector_view(_reference_mask(model), fa, sa)
     missing = 0
     for i in range(data.shape[0]):
         det = detector_view(data[i], fa, sa)
-        if four_amp:
-            cols = nir.top_bottom_offsets(det, detector_view(valid, fa, sa), r0, c0, full_det,
-                                          params.odd_even_columns)
-            rows = np.zeros((det.shape[0], det.shape[1]))
-            if params.use_side_ref_pixels:
-                rows = params.side_gain * nir.side_offsets(det, detector_view(valid, fa, sa), cols, r0, c0,
-                                                           full_det, params.side_smoothing_length)
-        else:
-            cols, missing = nir.single_output_offsets(det, detector_view(refmask, fa, sa), c0,
-                                                      params.odd_even_columns)
-            rows = np.zeros((det.shape[0], det.shape[1]))
+        rows, cols, missing = _offsets(det, valid, refmask, r0, c0, full_det, params, four_amp)
         yvec, xvec = nir.to_dms_vectors(rows, cols, fa, sa)
         nir.subtract_separable_inplace(data[i], yvec, xvec)
     return missing
 
 
 def _has_four_amp_references(model: RampModel, window) -> bool:
+    """Does the window hold any usable top/bottom or side reference pixel?"""
     meta = model.meta
     r0, c0 = detector_window(meta.fastaxis, meta.slowaxis, *window, NIR_SHAPE)
-    H, W = detector_full_shape(meta.fastaxis, NIR_SHAPE)
-    det_valid = detector_view((model.pixeldq & dqflags.DO_NOT_USE) == 0, meta.fastaxis, meta.slowaxis)
-    h, w = det_valid.shape
-    rows = np.zeros(h, bool)
-    cols = np.zeros(w, bool)
-    for lo, hi, mask in ((0, nir.BORDER, rows), (H - nir.BORDER, H, rows), (0, nir.BORDER, cols),
-                         (W - nir.BORDER, W, cols)):
-        span = nir._overlap(lo, hi, r0 if mask is rows else c0, h if mask is rows else w)
-        if span:
-            mask[span[0]:span[1]] = True
-    return bool(det_valid[rows].any() or det_valid[:, cols].any())
+    valid = detector_view((model.pixeldq & dqflags.DO_NOT_USE) == 0, meta.fastaxis, meta.slowaxis)
+    rows, cols = nir.reference_lines(*valid.shape, r0, c0, detector_full_shape(meta.fastaxis, NIR_SHAPE))
+    return bool(valid[rows].any() or valid[:, cols].any())
 
 
 def _run_nir(model: RampModel, refs: Mapping[str, RefData], params: Params) -> tuple[RampModel, StepReport]:

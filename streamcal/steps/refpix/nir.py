@@ -38,6 +38,29 @@ def _overlap(lo: int, hi: int, start: int, size: int) -> tuple[int, int] | None:
     return (a, b) if b > a else None
 
 
+def reference_lines(h: int, w: int, r0: int, c0: int, full_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows (top/bottom reference rows) and columns (side reference columns) of a window
+    are reference lines, as boolean vectors (h,), (w,).
+
+    Examples
+    --------
+    >>> rows, cols = reference_lines(6, 6, 0, 10, (16, 16))
+    >>> rows.astype(int).tolist(), cols.astype(int).tolist()
+    ([1, 1, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1])
+    """
+    H, W = full_shape
+    rows, cols = np.zeros(h, bool), np.zeros(w, bool)
+    for lo, hi in ((0, BORDER), (H - BORDER, H)):
+        span = _overlap(lo, hi, r0, h)
+        if span:
+            rows[span[0]:span[1]] = True
+    for lo, hi in ((0, BORDER), (W - BORDER, W)):
+        span = _overlap(lo, hi, c0, w)
+        if span:
+            cols[span[0]:span[1]] = True
+    return rows, cols
+
+
 def _gather(det: np.ndarray, valid: np.ndarray, sets: list[tuple[slice, slice]]) -> tuple[np.ndarray, np.ndarray]:
     """Stack the pixels of several (row slice, column slice) regions, padded: values
     (ngroups, nsets, m) float64 and their validity (1, nsets, m)."""

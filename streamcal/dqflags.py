@@ -95,7 +95,8 @@ def translate_dq(dq: np.ndarray, dq_def: dict[str, int] | None) -> np.ndarray:
     Returns
     -------
     ndarray of uint32
-        DQ in standard bit values; bits whose mnemonic is unknown are dropped.
+        DQ in standard bit values; bits whose mnemonic is unknown are dropped.  When the
+        table maps every name to its standard value, ``dq`` itself is returned (no copy).
 
     Examples
     --------
@@ -103,13 +104,14 @@ def translate_dq(dq: np.ndarray, dq_def: dict[str, int] | None) -> np.ndarray:
     [1, 1024]
     """
     dq = np.asarray(dq, dtype=np.uint32)
-    if not dq_def:
-        return dq
+    mapping = {int(v): DQ.get(n.strip().upper(), 0) for n, v in (dq_def or {}).items() if v}
+    if all(src == dst for src, dst in mapping.items()):
+        return dq  # the file already uses the standard values (all synthetic and most CRDS files)
+    present = int(np.bitwise_or.reduce(dq, axis=None)) if dq.size else 0
     out = np.zeros_like(dq)
-    for name, value in dq_def.items():
-        std = DQ.get(name.strip().upper())
-        if std is not None and value:
-            out[(dq & np.uint32(value)) != 0] |= np.uint32(std)
+    for src, dst in mapping.items():
+        if dst and present & src:  # only bits that occur cost a pass over the array
+            out |= np.where((dq & np.uint32(src)) != 0, np.uint32(dst), np.uint32(0))
     return out
 
 

@@ -40,7 +40,7 @@ def screen_network(nints: int, ngroups: int) -> np.ndarray:
     return merge_exchange_network(n) if n <= EXACT_MAX else np.zeros((0, 2), np.int64)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def read_noise_var(rn, gain, nframes):
     """Read-noise variance of one group difference, e^2, from the CDS read noise (DN, float32)
     and gain (e-/DN, float32): ``(RN gain)^2 / (0.5 * 2 NFRAMES)``, the product in float32 as
@@ -106,7 +106,7 @@ def row_differences(data, gdq, gain, y, bad, absolute, exact, scratch):
             k += 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def sorted_median(vals, x, m):
     """Median of the sorted ``vals[:m, x]``; NaN when ``m == 0``."""
     if m == 0:
@@ -115,7 +115,7 @@ def sorted_median(vals, x, m):
     return vals[h, x] if m % 2 == 1 else (vals[h - 1, x] + vals[h, x]) / 2.0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def first_search_flags(vals, x, nus, var_rn, mode, thr4, thr3, thr2):
     """Would the first step of the search flag anything, given column ``x`` sorted?"""
     if nus < (2 if mode == ITERATIVE else 1):
@@ -139,7 +139,7 @@ def first_search_flags(vals, x, nus, var_rn, mode, thr4, thr3, thr2):
     return max(abs(vals[0, x] - med), abs(top - med)) / sig > thr4
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def range_bound_flags(lo, hi, nus, var_rn, mode, thr4, thr3, thr2):
     """Could any ratio exceed the threshold, from the range of the values alone?"""
     if nus < (2 if mode == ITERATIVE else 1):

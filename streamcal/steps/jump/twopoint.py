@@ -39,7 +39,7 @@ from .screen import (ITERATIVE, PREFLAGGED, SINGLE_PASS, make_screen_scratch, re
                      screen_row)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def load_diffs(data, gdq, y, x, gain, bad, diffs):
     """First differences of one pixel, in electrons, NaN where either group is bad.
 
@@ -70,14 +70,14 @@ def load_diffs(data, gdq, y, x, gain, bad, diffs):
             prev = v
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def noise_sigma(median, var_rn):
     """``sqrt(|median| + var_rn)`` in e-; NaN (never flags) when it is 0."""
     sig = math.sqrt(abs(median) + var_rn)
     return np.nan if sig == 0.0 else sig
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def clipped_median(absd, n, work):
     """stcal's median of ``|d|`` for the iterative search, and the number of usable values.
 
@@ -105,7 +105,7 @@ def clipped_median(absd, n, work):
     return median_prefix(work, m), nus
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def iterative_search(diffs, n, var_rn, thr4, thr3, thr2, absd, work, flagged):
     """Flag jumps one at a time, largest first (stcal ``iterative_jump``) for one pixel.
 
@@ -157,7 +157,7 @@ def iterative_search(diffs, n, var_rn, thr4, thr3, thr2, absd, work, flagged):
     return nflag
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def single_pass_search(diffs, n, median, sig, thr, flagged):
     """Flag every difference with ``|d - median| / sigma > thr`` (stcal single pass)."""
     nflag = 0
@@ -168,7 +168,7 @@ def single_pass_search(diffs, n, median, sig, thr, flagged):
     return nflag
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _detect_pixel(data, gdq, y, x, g32, var_rn, mode, thr4, thr3, thr2, flag_nb, nb_min, nb_max,
                   bad, jump, diffs, absd, work, flagged, src_row):
     """Detect one pixel's jumps, mark its neighbour sources; return its JUMP_DET group count."""

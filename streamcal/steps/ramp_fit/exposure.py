@@ -113,7 +113,7 @@ def fit_ramps_kernel(data, gdq, pixdq, gain, rn, dark, zf, has_zf, extra, clear_
                np.zeros((nints, _NSTATS), np.int64), np.zeros(nints, np.bool_),
                np.zeros(nints, np.bool_), np.zeros((ng + 1, 2), np.int64), np.empty(nints))
     row_scratch = (np.empty((max(ng - 1, 1), nx)), np.empty(nx), np.empty(nx),
-                   np.empty(nx, np.int64), np.empty((2, nx)), np.empty(nx), np.empty((3, nx)))
+                   np.empty(nx, np.int64), np.empty((2, nx)), np.empty((nints, nx)))
     clean = np.zeros(nx, dtype=np.bool_)
     res = np.zeros((nints, 4))
     idq = np.zeros(nints, np.uint32)

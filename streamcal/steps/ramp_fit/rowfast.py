@@ -82,7 +82,8 @@ def row_integration_fit(data, i, y, gain, rn, tgroup, wts, pidx, sums, slope):
     """OLS slope (DN/s) of integration ``i`` of every pixel of row ``y`` (one full segment).
 
     ``wts`` = :func:`full_segment_weights`; ``pidx`` (nx,) int and ``sums`` (2, nx) are
-    scratch; ``slope`` (nx,) the output.
+    scratch; ``slope`` (nx,) the output.  Each pixel's weight is picked from the six of its
+    group by a chain of selects rather than an indexed load, so the loop over pixels vectorizes.
     """
     w, wj, const = wts
     nints, ng, ny, nx = data.shape
@@ -94,10 +95,15 @@ def row_integration_fit(data, i, y, gain, rn, tgroup, wts, pidx, sums, slope):
         sums[0, x] = 0.0
         sums[1, x] = 0.0
     for j in range(ng):
+        w0, w1, w2, w3, w4, w5 = w[0, j], w[1, j], w[2, j], w[3, j], w[4, j], w[5, j]
+        xval = np.float64(j)
         for x in range(nx):
-            yv = np.float64(data[i, j, y, x])
-            sums[0, x] += w[pidx[x], j] * yv
-            sums[1, x] += wj[pidx[x], j] * yv
+            p = pidx[x]
+            wp = w0 if p == 0 else (w1 if p == 1 else (w2 if p == 2 else (
+                w3 if p == 3 else (w4 if p == 4 else w5))))
+            wy = wp * np.float64(data[i, j, y, x])
+            sums[0, x] += wy
+            sums[1, x] += wy * xval
     for x in range(nx):
         p = pidx[x]
         slope[x] = (const[p, 0] * sums[1, x] - const[p, 1] * sums[0, x]) / const[p, 2] / tgroup
@@ -108,46 +114,54 @@ def row_fit_clean(data, y, pixdq, gain, rn, dark, tgroup, wts, pairs, clean, scr
     """Fit every clean pixel of row ``y`` into the output tuples (slope, dq, vp, vr, err).
 
     ``scratch`` = (srt (ng-1, nx), prev (nx), mrate (nx), pidx (nx) int, sums (2, nx),
-    slope (nx), acc (3, nx)).
+    slopes (nints, nx)).  Every integration of a clean pixel has the same variances (they
+    depend on the median rate, gain, noise and length only), so they are computed once; the
+    exposure sums still add them once per integration, in the C code's order.
     """
     nints, ng, ny, nx = data.shape
-    srt, prev, mrate, pidx, sums, slope, acc = scratch
+    srt, prev, mrate, pidx, sums, slopes = scratch
     row_median_rate(data, y, tgroup, pairs, srt, prev, mrate)
-    acc[:] = 0.0  # rows: sum slope/vr, sum 1/vp, sum 1/vr
     for i in range(nints):
-        row_integration_fit(data, i, y, gain, rn, tgroup, wts, pidx, sums, slope)
-        for x in range(nx):
-            if not clean[x]:
-                continue
-            g, r = np.float64(gain[y, x]), np.float64(rn[y, x])
-            vp = poisson_var(ng, tgroup, g, mrate[x], np.float64(dark[y, x]))
-            vr = rnoise_var(ng, tgroup, g, r)
-            inv_p = 1.0 / vp if vp > 0.0 else 0.0
-            ivp = 1.0 / inv_p if inv_p > 0.0 else 0.0
-            ivr = 1.0 / (1.0 / vr)
-            var_err = 1.0 / (1.0 / (vp + vr))
-            ints[0][i, y, x] = (slope[x] / vr) * (0.0 if ivr >= LARGE_VARIANCE_THRESHOLD else ivr)
-            ints[1][i, y, x] = pixdq[y, x]
-            ints[2][i, y, x] = 0.0 if ivp >= LARGE_VARIANCE_THRESHOLD else ivp
-            ints[3][i, y, x] = 0.0 if ivr >= LARGE_VARIANCE_THRESHOLD else ivr
-            ints[4][i, y, x] = 0.0 if var_err > LARGE_VARIANCE_THRESHOLD else math.sqrt(var_err)
-            acc[0, x] += slope[x] / vr
-            acc[1, x] += inv_p
-            acc[2, x] += 1.0 / vr
+        row_integration_fit(data, i, y, gain, rn, tgroup, wts, pidx, sums, slopes[i])
     for x in range(nx):
-        if clean[x]:
-            _finish_clean_rate(x, y, acc, pixdq[y, x], rate)
+        if not clean[x]:
+            continue
+        g, r = np.float64(gain[y, x]), np.float64(rn[y, x])
+        vp = poisson_var(ng, tgroup, g, mrate[x], np.float64(dark[y, x]))
+        vr = rnoise_var(ng, tgroup, g, r)
+        inv_p = 1.0 / vp if vp > 0.0 else 0.0
+        inv_r = 1.0 / vr
+        ivp = 1.0 / inv_p if inv_p > 0.0 else 0.0
+        ivp = 0.0 if ivp >= LARGE_VARIANCE_THRESHOLD else ivp
+        ivr = 1.0 / inv_r
+        ivr = 0.0 if ivr >= LARGE_VARIANCE_THRESHOLD else ivr
+        var_err = 1.0 / (1.0 / (vp + vr))
+        err = 0.0 if var_err > LARGE_VARIANCE_THRESHOLD else math.sqrt(var_err)
+        rs = rvp = rvr = 0.0
+        for i in range(nints):
+            num = slopes[i, x] / vr
+            ints[0][i, y, x] = num * ivr
+            ints[1][i, y, x] = pixdq[y, x]
+            ints[2][i, y, x] = ivp
+            ints[3][i, y, x] = ivr
+            ints[4][i, y, x] = err
+            rs += num
+            rvp += inv_p
+            rvr += inv_r
+        _finish_clean_rate(x, y, rs, rvp, rvr, pixdq[y, x], rate)
 
 
-@njit(cache=True, error_model="numpy")
-def _finish_clean_rate(x, y, acc, pdq, rate):
-    vp = 1.0 / acc[1, x] if acc[1, x] > 0.0 else 0.0
+@njit(cache=True, error_model="numpy", inline="always")
+def _finish_clean_rate(x, y, rs, rvp, rvr, pdq, rate):
+    """Exposure values of a clean pixel from its sums over integrations (see
+    :func:`.pixel.finish_rate`; nothing here can be invalid)."""
+    vp = 1.0 / rvp if rvp > 0.0 else 0.0
     if vp >= LARGE_VARIANCE_THRESHOLD or vp < 0.0:
         vp = 0.0
-    vr = 1.0 / acc[2, x] if acc[2, x] > 0.0 else 0.0
+    vr = 1.0 / rvr if rvr > 0.0 else 0.0
     if vr >= LARGE_VARIANCE_THRESHOLD:
         vr = 0.0
-    rate[0][y, x] = acc[0, x] * vr
+    rate[0][y, x] = rs * vr
     rate[1][y, x] = pdq
     rate[2][y, x] = vp
     rate[3][y, x] = vr

@@ -5,9 +5,10 @@
 The ramp comes from :mod:`streamcal.sim.ramps` (cosmic rays, a few percent of pixels bright
 enough to saturate), in DN through a gain of 2 e-/DN.  Each implementation runs in its own
 subprocess so that its peak memory (``ru_maxrss``) is its own: the script prints the best of
-``--repeat`` wall-clock times, the speed ratio, the peak RSS and the working memory (peak minus
-the RSS once the inputs are loaded), and how many times slower each is than one memory-bandwidth
-pass over the ramp (a numpy copy of the float32 data: the physical floor of any ramp step).
+``--repeat`` wall-clock times and CPU (thread) times -- the CPU time is what to compare on a
+busy machine --, the speed ratio, the peak RSS and the working memory (peak minus the RSS once
+the inputs are loaded), and how many times slower each is than one memory-bandwidth pass over
+the ramp (a numpy copy of the float32 data: the physical floor of any ramp step).
 JIT compilation is excluded (the worker warms up on a tiny ramp first; numba caches it).
 """
 

@@ -54,18 +54,13 @@ def parse_dq_def(table: np.ndarray | None) -> dict[str, int] | None:
 
 
 def _cut(array: np.ndarray, window: tuple[slice, slice] | None, ref_shape: tuple[int, int]) -> np.ndarray:
-    """Cut the last two axes to ``window`` when they have the file's frame shape; arrays of
-    another shape (a 3x3 IPC kernel, a coefficient vector) are returned whole."""
-    if window is None or array.ndim < 2 or array.shape[-2:] != ref_shape:
-        return np.array(array)
-    return np.array(array[..., window[0], window[1]])
-
-
-def _native(array: np.ndarray) -> np.ndarray:
-    """FITS is big-endian; numba kernels and fast numpy paths want native byte order."""
-    if array.dtype.byteorder not in ("=", "|"):
-        return array.astype(array.dtype.newbyteorder("="))
-    return array
+    """Cut the last two axes to ``window`` when they have the file's frame shape (arrays of
+    another shape, a 3x3 IPC kernel say, are kept whole), in native byte order: FITS is
+    big-endian, numba kernels and fast numpy paths want native.  Exactly one copy, so nothing
+    refers to the file's memory map once it is closed."""
+    if window is not None and array.ndim >= 2 and array.shape[-2:] == ref_shape:
+        array = array[..., window[0], window[1]]
+    return np.array(array, dtype=array.dtype.newbyteorder("="), order="C")
 
 
 def _table(hdu: fits.BinTableHDU) -> np.ndarray:
@@ -141,9 +136,9 @@ def _to_refdata(path: Path, hdul: fits.HDUList, reftype: str | None,
     arrays = {}
     for hdu in hdul[1:]:
         if isinstance(hdu, fits.ImageHDU) and hdu.data is not None and hdu.name not in _METADATA_EXTENSIONS:
-            arrays[hdu.name] = _native(_cut(hdu.data, window, frame))
+            arrays[hdu.name] = _cut(hdu.data, window, frame)
     if "DQ" in arrays:
-        arrays["DQ"] = translate_dq(arrays["DQ"].astype(np.uint32), parse_dq_def(tables.get("DQ_DEF")))
+        arrays["DQ"] = translate_dq(arrays["DQ"].astype(np.uint32, copy=False), parse_dq_def(tables.get("DQ_DEF")))
     kind = (reftype or str(header.get("REFTYPE", "unknown"))).strip().lower()
     return RefData(reftype=kind, path=str(path), header=header, arrays=arrays, tables=tables)
 

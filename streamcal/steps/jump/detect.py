@@ -136,8 +136,10 @@ def flag_jumps_inplace(data, groupdq, pixeldq, gain, read_noise, *, nframes: int
     method = choose_method(groupdq, minimum_groups=minimum_groups,
                            minimum_sigclip_groups=minimum_sigclip_groups,
                            only_use_ints=only_use_ints, min_diffs_single_pass=min_diffs_single_pass)
-    if method == "none":
-        groupdq[(groupdq & jump != 0) & (groupdq & (dnu | sat) != 0)] &= np.uint8(~jump & 0xFF)
+    if method == "none":  # no search; stcal still drops JUMP_DET from unusable groups
+        nints, ngroups = groupdq.shape[:2]
+        for plane in (groupdq[i, g] for i in range(nints) for g in range(ngroups)):
+            plane[(plane & jump != 0) & (plane & (dnu | sat) != 0)] &= np.uint8(~jump & 0xFF)
         return JumpResult(0, method)
     if method == "sigma_clip":
         sigma_clip_flags_inplace(data, groupdq, gain, threshold=rejection_threshold,

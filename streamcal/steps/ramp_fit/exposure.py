@@ -113,7 +113,8 @@ def fit_ramps_kernel(data, gdq, pixdq, gain, rn, dark, zf, has_zf, extra, clear_
                np.zeros((nints, _NSTATS), np.int64), np.zeros(nints, np.bool_),
                np.zeros(nints, np.bool_), np.zeros((ng + 1, 2), np.int64), np.empty(nints))
     row_scratch = (np.empty((max(ng - 1, 1), nx)), np.empty(nx), np.empty(nx),
-                   np.empty(nx, np.int64), np.empty((2, nx)), np.empty((nints, nx)))
+                   np.empty(nx, np.int64), np.empty((2, nx)), np.empty((nints, nx)),
+                   np.empty((6, nx)))
     clean = np.zeros(nx, dtype=np.bool_)
     res = np.zeros((nints, 4))
     idq = np.zeros(nints, np.uint32)
@@ -121,8 +122,8 @@ def fit_ramps_kernel(data, gdq, pixdq, gain, rn, dark, zf, has_zf, extra, clear_
     for y in range(ny):
         if ng >= 3:
             clean_mask(data, gdq, pixdq, gain, y, extra, clear_jump0, jump, dnu | sat, clean)
-            row_fit_clean(data, y, pixdq, gain, rn, dark, times[0], wts, pairs, clean,
-                          row_scratch, rate, ints)
+            row_fit_clean(data, y, pixdq, gain, rn, dark, times[0], wts, pairs, row_scratch,
+                          rate, ints)
         for x in range(nx):
             if clean[x]:
                 continue
@@ -244,7 +245,7 @@ def fit_ramps(data, groupdq, pixeldq, gain, read_noise, *, tframe: float, tgroup
     if span is None:
         return None
     g0, g1 = span
-    if plane_all_have(groupdq[:, g0].reshape(nints * ny, nx), dqflags.SATURATED):
+    if all(plane_all_have(groupdq[i, g0], dqflags.SATURATED) for i in range(nints)):
         return None
     rate, ints = FitArrays.empty((ny, nx)), FitArrays.empty((nints, ny, nx))
     times = (float(np.float32(tgroup)), float(np.float32(tframe)),

@@ -110,59 +110,71 @@ def row_integration_fit(data, i, y, gain, rn, tgroup, wts, pidx, sums, slope):
 
 
 @njit(cache=True, error_model="numpy")
-def row_fit_clean(data, y, pixdq, gain, rn, dark, tgroup, wts, pairs, clean, scratch, rate, ints):
-    """Fit every clean pixel of row ``y`` into the output tuples (slope, dq, vp, vr, err).
+def row_fit_clean(data, y, pixdq, gain, rn, dark, tgroup, wts, pairs, scratch, rate, ints):
+    """Fit row ``y`` as if every pixel were clean, into the output tuples (slope, dq, vp, vr,
+    err); the values are right for the clean pixels (see :func:`clean_mask`).
 
     ``scratch`` = (srt (ng-1, nx), prev (nx), mrate (nx), pidx (nx) int, sums (2, nx),
-    slopes (nints, nx)).  Every integration of a clean pixel has the same variances (they
-    depend on the median rate, gain, noise and length only), so they are computed once; the
-    exposure sums still add them once per integration, in the C code's order.
+    slopes (nints, nx), var (6, nx)).  Every integration of a clean pixel has the same
+    variances (they depend on the median rate, gain, noise and length only), so they are
+    computed once; the exposure sums still add them once per integration, in the C order.
     """
     nints, ng, ny, nx = data.shape
-    srt, prev, mrate, pidx, sums, slopes = scratch
+    srt, prev, mrate, pidx, sums, slopes, var = scratch
     row_median_rate(data, y, tgroup, pairs, srt, prev, mrate)
     for i in range(nints):
         row_integration_fit(data, i, y, gain, rn, tgroup, wts, pidx, sums, slopes[i])
+    row_clean_variances(y, ng, gain, rn, dark, tgroup, mrate, var)
+    # Written for every pixel, branch-free (vectorizes); the general path then overwrites the
+    # pixels that are not clean.
+    vr, inv_p, inv_r, ivp, ivr, err = var[0], var[1], var[2], var[3], var[4], var[5]
+    rs, rvp, rvr = sums[0], sums[1], prev  # reuse scratch: exposure sums
+    rs[:] = 0.0
+    rvp[:] = 0.0
+    rvr[:] = 0.0
+    for i in range(nints):
+        for x in range(nx):
+            num = slopes[i, x] / vr[x]
+            ints[0][i, y, x] = num * ivr[x]
+            ints[1][i, y, x] = pixdq[y, x]
+            ints[2][i, y, x] = ivp[x]
+            ints[3][i, y, x] = ivr[x]
+            ints[4][i, y, x] = err[x]
+            rs[x] += num
+            rvp[x] += inv_p[x]
+            rvr[x] += inv_r[x]
     for x in range(nx):
-        if not clean[x]:
-            continue
+        vp_o = 1.0 / rvp[x] if rvp[x] > 0.0 else 0.0
+        vp_o = 0.0 if vp_o >= LARGE_VARIANCE_THRESHOLD or vp_o < 0.0 else vp_o
+        vr_o = 1.0 / rvr[x] if rvr[x] > 0.0 else 0.0
+        vr_o = 0.0 if vr_o >= LARGE_VARIANCE_THRESHOLD else vr_o
+        rate[0][y, x] = rs[x] * vr_o
+        rate[1][y, x] = pixdq[y, x]
+        rate[2][y, x] = vp_o
+        rate[3][y, x] = vr_o
+        rate[4][y, x] = math.sqrt(vp_o + vr_o)
+
+
+@njit(cache=True, error_model="numpy")
+def row_clean_variances(y, ng, gain, rn, dark, tgroup, mrate, var):
+    """Per pixel of row ``y``, as if clean: ``var`` rows = segment VAR_RNOISE, 1/VAR_POISSON
+    (0 if none), 1/VAR_RNOISE, integration VAR_POISSON, VAR_RNOISE (thresholded) and ERR.
+
+    Branch-free over all pixels (the divisions vectorize); written only for clean pixels.
+    """
+    nx = var.shape[1]
+    for x in range(nx):
         g, r = np.float64(gain[y, x]), np.float64(rn[y, x])
         vp = poisson_var(ng, tgroup, g, mrate[x], np.float64(dark[y, x]))
         vr = rnoise_var(ng, tgroup, g, r)
         inv_p = 1.0 / vp if vp > 0.0 else 0.0
         inv_r = 1.0 / vr
         ivp = 1.0 / inv_p if inv_p > 0.0 else 0.0
-        ivp = 0.0 if ivp >= LARGE_VARIANCE_THRESHOLD else ivp
         ivr = 1.0 / inv_r
-        ivr = 0.0 if ivr >= LARGE_VARIANCE_THRESHOLD else ivr
         var_err = 1.0 / (1.0 / (vp + vr))
-        err = 0.0 if var_err > LARGE_VARIANCE_THRESHOLD else math.sqrt(var_err)
-        rs = rvp = rvr = 0.0
-        for i in range(nints):
-            num = slopes[i, x] / vr
-            ints[0][i, y, x] = num * ivr
-            ints[1][i, y, x] = pixdq[y, x]
-            ints[2][i, y, x] = ivp
-            ints[3][i, y, x] = ivr
-            ints[4][i, y, x] = err
-            rs += num
-            rvp += inv_p
-            rvr += inv_r
-        _finish_clean_rate(x, y, rs, rvp, rvr, pixdq[y, x], rate)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _finish_clean_rate(x, y, rs, rvp, rvr, pdq, rate):
-    """Exposure values of a clean pixel from its sums over integrations (see
-    :func:`.pixel.finish_rate`; nothing here can be invalid)."""
-    vp = 1.0 / rvp if rvp > 0.0 else 0.0
-    if vp >= LARGE_VARIANCE_THRESHOLD or vp < 0.0:
-        vp = 0.0
-    vr = 1.0 / rvr if rvr > 0.0 else 0.0
-    if vr >= LARGE_VARIANCE_THRESHOLD:
-        vr = 0.0
-    rate[0][y, x] = rs * vr
-    rate[1][y, x] = pdq
-    rate[2][y, x] = vp
-    rate[3][y, x] = vr
-    rate[4][y, x] = math.sqrt(vp + vr)
+        var[0, x] = vr
+        var[1, x] = inv_p
+        var[2, x] = inv_r
+        var[3, x] = 0.0 if ivp >= LARGE_VARIANCE_THRESHOLD else ivp
+        var[4, x] = 0.0 if ivr >= LARGE_VARIANCE_THRESHOLD else ivr
+        var[5, x] = 0.0 if var_err > LARGE_VARIANCE_THRESHOLD else math.sqrt(var_err)

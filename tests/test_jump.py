@@ -18,9 +18,10 @@ from streamcal.steps import jump
 from streamcal.steps.base import make_params
 from streamcal.steps.jump import choose_method, flag_jumps_inplace, primary_cr_rate
 from streamcal.steps.jump.detect import count_all_dnu_planes
-from streamcal.steps.jump.screen import screen_network, screen_row, make_screen_scratch
-from streamcal.steps.jump.twopoint import (ITERATIVE, SINGLE_PASS, clipped_median,
-                                           iterative_search, single_pass_search)
+from streamcal.steps.jump.screen import (make_screen_scratch, read_noise_var, screen_network,
+                                         screen_row, sorted_median)
+from streamcal.steps.jump.twopoint import (ITERATIVE, SINGLE_PASS, clipped_median, load_diffs,
+                                           noise_sigma, iterative_search, single_pass_search)
 
 DNU, SAT, JUMP = dqflags.DO_NOT_USE, dqflags.SATURATED, dqflags.JUMP_DET
 
@@ -174,6 +175,26 @@ class TestHandWorked:
 
 
 class TestKernels:
+    def test_load_diffs_and_noise(self):
+        # 0, 10, 30 DN at gain 2: differences 20 and 40 e-; a SATURATED group 2 makes the
+        # second NaN.  RN 10 DN * gain 2 = 20 e- -> variance 400 e^2 per difference, / NFRAMES
+        data = np.array([0, 10, 30], np.float32).reshape(1, 3, 1, 1)
+        gdq = np.zeros(data.shape, np.uint8)
+        diffs = np.empty(2)
+        load_diffs(data, gdq, 0, 0, np.float32(2.0), DNU | SAT, diffs)
+        assert diffs.tolist() == [20.0, 40.0]
+        gdq[0, 2] = SAT
+        load_diffs(data, gdq, 0, 0, np.float32(2.0), DNU | SAT, diffs)
+        assert diffs[0] == 20.0 and np.isnan(diffs[1])
+        assert read_noise_var(np.float32(10), np.float32(2), 1) == 400.0
+        assert read_noise_var(np.float32(10), np.float32(2), 4) == 100.0
+        assert noise_sigma(-44.0, 100.0) == 12.0 and np.isnan(noise_sigma(0.0, 0.0))
+
+    def test_sorted_median(self):
+        vals = np.array([[1.0], [2.0], [4.0], [9.0]])
+        assert sorted_median(vals, 0, 3) == 2.0 and sorted_median(vals, 0, 4) == 3.0
+        assert np.isnan(sorted_median(vals, 0, 0))
+
     def test_clipped_median_rules(self):
         work = np.empty(8)
         # >= 4 usable: every copy of the largest (5, 5) dropped -> median(1, 2) = 1.5

@@ -22,8 +22,10 @@ from streamcal.steps._ramputil import (median_prefix, merge_exchange_network, na
 from streamcal.steps.ramp_fit import fit_ramps
 from streamcal.steps.ramp_fit.exposure import (group_range, group_selection_flags,
                                                single_read_noise_e)
-from streamcal.steps.ramp_fit.ols import (find_segments, poisson_var, power_index, rnoise_var,
-                                          segment_snr, weight_row, weight_table)
+from streamcal.steps.ramp_fit.ols import (find_segments, ols_segment_slope, poisson_var,
+                                          power_index, rnoise_var, segment_snr, weight_row,
+                                          weight_table)
+from streamcal.steps.ramp_fit.rowfast import full_segment_weights
 
 DNU, SAT, JUMP = dqflags.DO_NOT_USE, dqflags.SATURATED, dqflags.JUMP_DET
 PERS, CLOSS = dqflags.PERSISTENCE, dqflags.CHARGELOSS
@@ -163,6 +165,23 @@ class TestKernels:
         table = weight_table(6)
         np.testing.assert_array_equal(table[:, 5, :5], w)
         assert table.shape == (6, 7, 6) and not table[:, :3].any()
+
+    def test_ols_segment_slope(self):
+        # y = 7 + 3 j DN over groups 2..6 of a ramp, TGROUP 10 s: 0.3 DN/s whatever the
+        # weights (SNR 50 -> P = 6, SNR 1 -> P = 0)
+        d = np.array([0, 0, 13, 16, 19, 22, 25], np.float64)
+        wtab = weight_table(7)
+        assert ols_segment_slope(d, 2, 5, 50.0, wtab, 10.0, 10.0) == pytest.approx(0.3)
+        assert ols_segment_slope(d, 2, 5, 1.0, wtab, 10.0, 10.0) == pytest.approx(0.3)
+
+    def test_full_segment_weights(self):
+        # n = 3, P = 0: weights 1, 1, 1 -> sum w = 3, sum j w = 3, D = 3 * 5 - 9 = 6;
+        # P > 0: the middle weight is 0 -> 2, 2, D = 2 * 4 - 4 = 4
+        w, wj, const = full_segment_weights(3)
+        np.testing.assert_array_equal(w[0], [1, 1, 1])
+        np.testing.assert_array_equal(wj[0], [0, 1, 2])
+        np.testing.assert_array_equal(const[0], [3, 3, 6])
+        np.testing.assert_array_equal(const[4], [2, 2, 4])
 
     @pytest.mark.parametrize("snr, index", [(0, 0), (4.99, 0), (5, 1), (10, 2), (20, 3),
                                             (50, 4), (99.9, 4), (100, 5), (np.nan, 5)])

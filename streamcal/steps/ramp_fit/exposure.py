@@ -103,8 +103,10 @@ def fit_ramps_kernel(data, gdq, pixdq, gain, rn, dark, zf, has_zf, extra, clear_
                      times, wtab, wts, pairs, fl, rate, ints):
     """Fit every pixel; ``rate``/``ints`` are (slope, dq, var_p, var_r, err) output tuples.
 
-    Row by row: the clean pixels through :func:`.rowfast.row_fit_clean`, the others one by
-    one through :func:`_fit_pixel`.
+    Row by row: the whole row through the vectorized clean-ramp arithmetic of
+    :func:`.rowfast.row_fit_clean`, then the pixels that are not clean (:func:`.rowfast.
+    clean_mask`) again, one by one, through the general :func:`_fit_pixel`, which overwrites
+    their outputs.
     """
     nints, ng, ny, nx = data.shape
     n = nints * ng

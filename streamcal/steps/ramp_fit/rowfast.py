@@ -5,8 +5,9 @@ PIXELDQ has neither DO_NOT_USE nor SATURATED and its gain is > 0: then each inte
 segment of all NGROUPS groups and the OLS_C rules of :mod:`.ols` reduce to straight-line
 arithmetic.  Here that arithmetic runs plane by plane over a row, so the loops over pixels are
 contiguous and branch-free (the compiler vectorizes them); the median of the first differences
-comes from a sorting network applied to whole rows.  Every other pixel goes through the
-general per-pixel path (:mod:`.pixel`); both use the same scalar formulas of :mod:`.ols`.
+comes from a sorting network applied to whole rows.  The row is computed as if every pixel
+were clean; the others are then redone by the general per-pixel path (:mod:`.pixel`).  Both
+use the same scalar formulas of :mod:`.ols`.
 """
 
 from __future__ import annotations

@@ -128,17 +128,7 @@ def box_dilate(mask: np.ndarray, n: int) -> np.ndarray:
     >>> box_dilate(m, 1).astype(int).tolist()
     [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0]]
     """
-    out = mask.copy()
-    for axis in (0, 1):
-        src = out.copy()
-        length = src.shape[axis]
-        for k in range(1, min(n, length - 1) + 1):
-            lo = [slice(None)] * 2
-            hi = [slice(None)] * 2
-            lo[axis], hi[axis] = slice(0, length - k), slice(k, length)
-            out[tuple(lo)] |= src[tuple(hi)]
-            out[tuple(hi)] |= src[tuple(lo)]
-    return out
+    return _box_reduce(mask, n, np.logical_or)
 
 
 def box_min(a: np.ndarray, n: int) -> np.ndarray:
@@ -154,6 +144,11 @@ def box_min(a: np.ndarray, n: int) -> np.ndarray:
     >>> box_min(np.array([[3, 9, 9, 9]]), 1).tolist()
     [[3, 3, 9, 9]]
     """
+    return _box_reduce(a, n, np.minimum)
+
+
+def _box_reduce(a: np.ndarray, n: int, ufunc) -> np.ndarray:
+    """Apply a binary ufunc over a (2n+1)^2 box: separable, with shifted slices along each axis."""
     out = a.copy()
     for axis in (0, 1):
         src = out.copy()
@@ -162,8 +157,8 @@ def box_min(a: np.ndarray, n: int) -> np.ndarray:
             lo = [slice(None)] * 2
             hi = [slice(None)] * 2
             lo[axis], hi[axis] = slice(0, length - k), slice(k, length)
-            np.minimum(out[tuple(lo)], src[tuple(hi)], out=out[tuple(lo)])
-            np.minimum(out[tuple(hi)], src[tuple(lo)], out=out[tuple(hi)])
+            ufunc(out[tuple(lo)], src[tuple(hi)], out=out[tuple(lo)])
+            ufunc(out[tuple(hi)], src[tuple(lo)], out=out[tuple(hi)])
     return out
 
 

@@ -48,14 +48,21 @@ def flag_group_inplace(groupdq: np.ndarray, group: int) -> None:
     groupdq[:, group] |= np.uint8(dqflags.DO_NOT_USE)
 
 
-def run(model: RampModel, refs: Mapping[str, RefData], params: Params = Params()) -> tuple[RampModel, StepReport]:
-    """Flag group 0 DO_NOT_USE in place (MIRI, NGROUPS > 3)."""
+def flag_miri_group(model: RampModel, params: StepParams, step: str, group: int,
+                    more_than: int) -> tuple[RampModel, StepReport]:
+    """The adapter firstframe and lastframe share: flag ``group`` DO_NOT_USE in place in MIRI
+    exposures of more than ``more_than`` groups."""
     if params.skip:
         return model, skipped("skipped by parameter")
     if not model.meta.is_miri:
-        return model, skipped("firstframe applies to MIRI only")
+        return model, skipped(f"{step} applies to MIRI only")
     ngroups = model.data.shape[1]
-    if ngroups <= 3:
-        return model, skipped(f"NGROUPS={ngroups} <= 3: group 0 kept")
-    flag_group_inplace(model.groupdq, 0)
-    return model, StepReport(note="group 0 flagged DO_NOT_USE")
+    if ngroups <= more_than:
+        return model, skipped(f"NGROUPS={ngroups} <= {more_than}: group {group % ngroups} kept")
+    flag_group_inplace(model.groupdq, group)
+    return model, StepReport(note=f"group {group % ngroups} flagged DO_NOT_USE")
+
+
+def run(model: RampModel, refs: Mapping[str, RefData], params: Params = Params()) -> tuple[RampModel, StepReport]:
+    """Flag group 0 DO_NOT_USE in place (MIRI, NGROUPS > 3)."""
+    return flag_miri_group(model, params, NAME, 0, 3)

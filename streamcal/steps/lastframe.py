@@ -11,8 +11,8 @@ from typing import Mapping
 
 from ..models import RampModel
 from ..refs.model import RefData
-from .base import StepParams, StepReport, skipped
-from .firstframe import flag_group_inplace
+from .base import StepParams, StepReport
+from .firstframe import flag_miri_group
 
 NAME = "lastframe"
 STATUS_KEYWORD = "S_LASTFR"
@@ -27,12 +27,4 @@ class Params(StepParams):
 
 def run(model: RampModel, refs: Mapping[str, RefData], params: Params = Params()) -> tuple[RampModel, StepReport]:
     """Flag the last group DO_NOT_USE in place (MIRI, NGROUPS > 2)."""
-    if params.skip:
-        return model, skipped("skipped by parameter")
-    if not model.meta.is_miri:
-        return model, skipped("lastframe applies to MIRI only")
-    ngroups = model.data.shape[1]
-    if ngroups <= 2:
-        return model, skipped(f"NGROUPS={ngroups} <= 2: last group kept")
-    flag_group_inplace(model.groupdq, -1)
-    return model, StepReport(note=f"group {ngroups - 1} flagged DO_NOT_USE")
+    return flag_miri_group(model, params, NAME, -1, 2)

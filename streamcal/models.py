@@ -30,6 +30,16 @@ def _get(header: fits.Header, key: str, default: Any = None) -> Any:
     return default if value is None or (isinstance(value, str) and not value.strip()) else value
 
 
+def _observation_start(header: fits.Header) -> str:
+    """ISO start of the exposure (DATE-BEG, else DATE-OBS + TIME-OBS); "" when unknown.
+    Reference files apply to exposures taken after their USEAFTER date."""
+    begin = _get(header, "DATE-BEG")
+    if begin:
+        return str(begin).strip()
+    date, time = _get(header, "DATE-OBS"), _get(header, "TIME-OBS", "00:00:00")
+    return f"{str(date).strip()}T{str(time).strip()}" if date else ""
+
+
 @dataclass(frozen=True)
 class ExposureMeta:
     """The primary-header keywords that stage 1 needs, typed.
@@ -63,6 +73,7 @@ class ExposureMeta:
     tsovisit: bool = False
     gainfact: float | None = None
     zeroframe: bool = False
+    date_obs: str = ""
 
     #: Keywords a raw exposure must carry for stage 1 to run at all.
     REQUIRED = ("INSTRUME", "DETECTOR", "EXP_TYPE", "NINTS", "NGROUPS", "NFRAMES",
@@ -108,6 +119,7 @@ class ExposureMeta:
             tsovisit=bool(_get(header, "TSOVISIT", False)),
             gainfact=None if gainfact is None else float(gainfact),
             zeroframe=bool(_get(header, "ZEROFRAM", False)),
+            date_obs=_observation_start(header),
         )
 
     @property

@@ -204,3 +204,20 @@ def test_real_miri_flat(crds_dir):
 def test_real_psfmask_is_indexed(crds_dir):
     keys = [k for k in ReferenceSet(crds_dir).indexed() if k.reftype == "psfmask"]
     assert len(keys) == 1 and keys[0].detector == "NRCALONG" and keys[0].subsize1 == 320
+
+
+def test_useafter_excludes_files_newer_than_the_exposure():
+    """CRDS rule: a file applies to exposures taken at or after its USEAFTER."""
+    from dataclasses import replace
+
+    from streamcal.refs.select import RefKeys, best
+
+    meta = ExposureMeta(filename="x", instrument="NIRCAM", detector="NRCA1", exp_type="NRC_IMAGE",
+                        nints=1, ngroups=2, nframes=1, groupgap=0, tframe=1.0, tgroup=1.0,
+                        subsize1=2048, subsize2=2048, date_obs="2023-06-01T12:00:00.5")
+    old = RefKeys(path="old.fits", reftype="gain", instrument="NIRCAM", detector="NRCA1",
+                  subsize1=2048, subsize2=2048, useafter="Jan 01 2022 00:00:00")
+    new = replace(old, path="new.fits", useafter="2024-01-01T00:00:00")
+    assert best([old, new], "gain", meta).path == "old.fits"
+    assert best([old, new], "gain", replace(meta, date_obs="2024-02-01")).path == "new.fits"
+    assert best([old, new], "gain", replace(meta, date_obs="")).path == "new.fits"  # date unknown

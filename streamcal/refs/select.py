@@ -14,13 +14,14 @@ Rules
 - Window: a file whose window (SUBSTRT1/2, SUBSIZE1/2) equals the exposure's matches exactly;
   a larger file containing the exposure window matches as a cut-out (less specific), except for
   the types in :data:`EXACT_WINDOW_TYPES` (darks are subarray-specific in jwst).
-- USEAFTER ranks ties (latest wins).  Exposure dates are not compared: streamcal's exposure
-  metadata carry no DATE-OBS yet (see the module report).
+- USEAFTER: a file applies only to exposures taken at or after it (DATE-BEG, or DATE-OBS +
+  TIME-OBS); among the rest it ranks ties (latest wins).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Iterable, Mapping
 
 from ..models import ExposureMeta
@@ -130,13 +131,31 @@ def _window_score(keys: RefKeys, meta: ExposureMeta) -> int | None:
     return 1 if _inside(keys, meta) else None
 
 
+def _parse_date(text: str) -> datetime | None:
+    """ISO (``2022-04-27T00:31:02.1``, ``2022-04-27``) or old CRDS style (``Jan 01 2022 00:00:00``)."""
+    text = text.strip().split(".")[0]  # fractional seconds do not matter here
+    for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y", "%b %d %Y %H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _in_use(useafter: str, date_obs: str) -> bool:
+    """A file applies to exposures taken at or after its USEAFTER (CRDS's rule).  Unknown or
+    unparsable dates do not exclude a file."""
+    start, taken = _parse_date(useafter or ""), _parse_date(date_obs or "")
+    return start is None or taken is None or start <= taken
+
+
 def match_score(keys: RefKeys, reftype: str, meta: ExposureMeta) -> int | None:
     """How specifically a file applies to an exposure (higher is more specific); ``None`` if
     it does not apply at all."""
     if keys.reftype != reftype.lower() or keys.instrument != meta.instrument:
         return None
     score = _window_score(keys, meta)
-    if score is None:
+    if score is None or not _in_use(keys.useafter, meta.date_obs):
         return None
     for attr in SELECTORS.values():
         hit = value_matches(getattr(keys, attr), str(getattr(meta, attr)))
@@ -148,7 +167,7 @@ def match_score(keys: RefKeys, reftype: str, meta: ExposureMeta) -> int | None:
 
 def best(candidates: Iterable[RefKeys], reftype: str, meta: ExposureMeta) -> RefKeys | None:
     """The applicable file that is most specific, then latest USEAFTER, then last by name."""
-    scored = [(score, k.useafter, k.path, k) for k in candidates
+    scored = [(score, _parse_date(k.useafter or "") or datetime.min, k.path, k) for k in candidates
               if (score := match_score(k, reftype, meta)) is not None]
     if not scored:
         return None

@@ -21,6 +21,10 @@ from .pipelines import calibrate_file
 from .refs import ReferenceSet
 
 
+def _short(pipeline: str) -> str:
+    return pipeline.removeprefix("calwebb_")
+
+
 def _calibrate_one(path: Path, products_dir: Path, refs: ReferenceSet) -> tuple[str, float]:
     start = time.perf_counter()
     try:
@@ -33,7 +37,7 @@ def _calibrate_one(path: Path, products_dir: Path, refs: ReferenceSet) -> tuple[
 
 def run_demo(work_dir: str | Path | None = None, *, seed: int = 0) -> int:
     """Simulate, calibrate, print a table of what was produced and where.  Returns an exit code."""
-    console = Console()
+    console = Console(width=None if Console().is_terminal else 132)
     work = Path(work_dir or tempfile.mkdtemp(prefix="streamcal-demo-"))
     landing, products = work / "landing", work / "products"
     console.print(f"[bold]streamcal demo[/bold] — work directory {work}")
@@ -41,8 +45,9 @@ def run_demo(work_dir: str | Path | None = None, *, seed: int = 0) -> int:
         raws = sim.simulate_program(landing, seed=seed, truth_dir=work / "truth")
     console.print(f"simulated {len(raws)} raw exposures into {landing}")
     refs = ReferenceSet()
-    table = Table(title=f"products in {products}")
-    for column in ("exposure", "EXP_TYPE", "stage 1", "products", "seconds", "stages 2-3"):
+    table = Table(title=f"stage-1 products in {products}")
+    table.add_column("exposure", no_wrap=True)
+    for column in ("EXP_TYPE", "stage 1", "products", "s", "stages 2-3 (not implemented yet)"):
         table.add_column(column)
     failures = 0
     for raw in sorted(raws):
@@ -50,8 +55,8 @@ def run_demo(work_dir: str | Path | None = None, *, seed: int = 0) -> int:
         with console.status(f"{route.stage1}: {raw.name}"):
             outcome, seconds = _calibrate_one(raw, products, refs)
         failures += outcome.startswith("[red]")
-        later = ", ".join(p for p in (route.stage2, route.stage3) if p) or "—"
-        table.add_row(raw.name.removesuffix("_uncal.fits"), route.exp_type, route.stage1, outcome,
-                      f"{seconds:.1f}", f"{later} (not implemented yet)" if later != "—" else later)
+        later = " → ".join(_short(p) for p in (route.stage2, route.stage3) if p) or "—"
+        table.add_row(raw.name.removesuffix("_uncal.fits"), route.exp_type, _short(route.stage1),
+                      outcome, f"{seconds:.1f}", later)
     console.print(table)
     return 1 if failures else 0

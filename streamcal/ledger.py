@@ -1,0 +1,477 @@
+"""The ledger: durable state of every landed file, its products and its history (SQLite, WAL).
+
+One row per file (``files``), per other name of the same content (``aliases``), per product
+(``products``) and per event (``events``, append-only).  Every method that changes anything is
+one transaction, committed before it returns: a caller that hands work on *after* the call
+returns can never hand on work the ledger does not know about.
+
+Durability
+----------
+``journal_mode=WAL`` lets readers (``streamcal status``, tests) read while the one writer
+writes.  ``synchronous=FULL`` (the default) fsyncs the WAL at every commit, so a committed
+transition survives a power loss or kernel crash too, not only a crash of the process
+(``NORMAL`` in WAL mode survives a process crash but can lose the last commits on power loss).
+The cost is one fsync per transition — measured 0.4 ms per transaction (0.12 ms with NORMAL)
+on the CI-class machine's disk, about 2 ms per exposure's five transitions — against seconds of
+calibration per exposure.  Pass ``synchronous="NORMAL"`` where that trade is wrong (tests on slow disks).
+
+Threads
+-------
+A :class:`Ledger` is meant to be owned by one writer (the ledger actor).  Its one connection
+is guarded by a lock, so calls from several threads of that owner (a threaded actor, a
+watchdog callback) are serialised rather than interleaved: each method runs whole, alone.
+Other ``Ledger`` objects, in this or other processes, may open the same file (readers never
+block in WAL mode; a second writer waits on SQLite's lock, ``busy_timeout`` 10 s).
+
+States
+------
+``landed → routed → stage1 → stage2 → waiting_association → stage3 → done``; a route without
+stage 2 or 3 goes to ``done`` early; any non-terminal state can go to ``failed`` or
+``quarantined``; ``failed → landed`` is the one way back (an operator's retry).  ``done``,
+``failed`` and ``quarantined`` are terminal: :meth:`Ledger.in_flight` lists everything else.
+
+API
+---
+Writes: :meth:`~Ledger.record_landed` (dedupe by content), :meth:`~Ledger.transition`,
+:meth:`~Ledger.start_attempt`, :meth:`~Ledger.record_product` (idempotent by path).
+Reads: :meth:`~Ledger.get`, :meth:`~Ledger.by_path`, :meth:`~Ledger.by_sha256`,
+:meth:`~Ledger.in_flight` (what to resume), :meth:`~Ledger.known_paths` (for the ingest sweep),
+:meth:`~Ledger.products`, :meth:`~Ledger.events` (history, with times), :meth:`~Ledger.summary`
+(for ``streamcal status``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["STATES", "TERMINAL", "TRANSITIONS", "FileRecord", "ProductRecord", "Ledger"]
+
+STATES = ("landed", "routed", "stage1", "stage2", "waiting_association", "stage3",
+          "done", "failed", "quarantined")
+TERMINAL = frozenset({"done", "failed", "quarantined"})
+_STOP = ("failed", "quarantined")
+#: Allowed transitions: state -> states it may go to.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "landed": frozenset({"routed", *_STOP}),
+    "routed": frozenset({"stage1", *_STOP}),
+    "stage1": frozenset({"stage2", "done", *_STOP}),
+    "stage2": frozenset({"waiting_association", "done", *_STOP}),
+    "waiting_association": frozenset({"stage3", "done", *_STOP}),
+    "stage3": frozenset({"done", *_STOP}),
+    "done": frozenset(),
+    "failed": frozenset({"landed"}),
+    "quarantined": frozenset(),
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    landed_at REAL NOT NULL,
+    state TEXT NOT NULL,
+    stage TEXT,
+    route TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL,
+    error TEXT,
+    error_check TEXT
+);
+CREATE INDEX IF NOT EXISTS files_state ON files(state);
+CREATE INDEX IF NOT EXISTS files_path ON files(path);
+CREATE TABLE IF NOT EXISTS aliases (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    path TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    landed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS products (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    path TEXT NOT NULL UNIQUE,
+    suffix TEXT NOT NULL,
+    stage TEXT,
+    sha256 TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS products_file ON products(file_id);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    file_id INTEGER,
+    event TEXT NOT NULL,
+    state TEXT,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS events_file ON events(file_id);
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One landed file as the ledger knows it (``route`` decoded from JSON, or ``None``)."""
+
+    id: int
+    path: str
+    name: str
+    sha256: str
+    size: int
+    landed_at: float
+    state: str
+    stage: str | None
+    route: dict | None
+    attempts: int
+    updated_at: float
+    error: str | None
+    error_check: str | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    """One product file written for a landed file."""
+
+    id: int
+    file_id: int
+    path: str
+    suffix: str
+    stage: str | None
+    sha256: str | None
+    created_at: float
+
+
+def _locked(method):
+    """Run a :class:`Ledger` method alone (the connection is shared by the owner's threads)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(_jsonable(value), sort_keys=True, default=str)
+
+
+class Ledger:
+    """Durable state of the stream in one SQLite file (see the module docstring).
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file; created (with its directory) when absent.
+    clock : callable, optional
+        Returns seconds since the epoch; ``time.time`` by default
+        (:class:`streamcal.testing.FakeClock` in tests).
+    synchronous : {"FULL", "NORMAL"}
+        SQLite's ``synchronous`` pragma; see the module docstring for the trade.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, clock: Callable[[], float] = time.time,
+                 synchronous: str = "FULL"):
+        if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+            raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0,
+                                   check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._create()
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _create(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                self._db.execute(statement)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _tx(self):
+        return _Transaction(self._db)
+
+    @_locked
+    def close(self) -> None:
+        """Close the connection (committed data are already on disk)."""
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _event(self, now: float, file_id: int | None, event: str, state: str | None,
+               detail: Any = None) -> None:
+        self._db.execute("INSERT INTO events(time, file_id, event, state, detail) VALUES (?,?,?,?,?)",
+                         (now, file_id, event, state, _dumps(detail)))
+
+    def _row(self, file_id: int) -> FileRecord:
+        row = self._db.execute("SELECT * FROM files WHERE id=?", (file_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no file with id {file_id} in the ledger {self.path}")
+        return _record(row)
+
+    # -- writes ---------------------------------------------------------------------------
+    @_locked
+    def record_landed(self, path: str | os.PathLike, sha256: str, size: int) -> tuple[int, bool]:
+        """Record a file seen in the landing directory, deduplicated by content.
+
+        Returns
+        -------
+        (file_id, is_new)
+            ``is_new`` is True only for content never seen before: that file is to be
+            processed.  The same content under another name is recorded as an alias of the
+            first file (``is_new`` False, never processed again); the same path and content
+            again changes nothing.
+        """
+        path = str(path)
+        now = self._clock()
+        with self._tx():
+            row = self._db.execute("SELECT id, path FROM files WHERE sha256=?", (sha256,)).fetchone()
+            if row is not None:
+                file_id = row["id"]
+                known = row["path"] == path or self._db.execute(
+                    "SELECT 1 FROM aliases WHERE path=? AND file_id=?", (path, file_id)).fetchone()
+                if not known:
+                    self._db.execute(  # a path may come back with other (known) content
+                        "INSERT INTO aliases(file_id, path, name, landed_at) VALUES (?,?,?,?) "
+                        "ON CONFLICT(path) DO UPDATE SET file_id=excluded.file_id, landed_at=excluded.landed_at",
+                        (file_id, path, Path(path).name, now))
+                    self._event(now, file_id, "duplicate", None, {"path": path})
+                return file_id, False
+            cur = self._db.execute(
+                "INSERT INTO files(path, name, sha256, size, landed_at, state, updated_at) "
+                "VALUES (?,?,?,?,?,?,?)", (path, Path(path).name, sha256, int(size), now, "landed", now))
+            file_id = cur.lastrowid
+            self._event(now, file_id, "landed", "landed", {"path": path, "size": int(size)})
+            return file_id, True
+
+    @_locked
+    def transition(self, file_id: int, state: str, *, stage: str | None = None,
+                   detail: Any = None, error: str | None = None, check: str | None = None,
+                   route: Any = None) -> FileRecord:
+        """Move a file to ``state`` in one transaction and return the updated record.
+
+        Parameters
+        ----------
+        stage : str, optional
+            The stage (pipeline) the file is now in; kept when not given.
+        detail : JSON-able, optional
+            Stored with the event.
+        error, check : str, optional
+            Why the file failed or was quarantined, and which check said so.
+        route : mapping or dataclass, optional
+            The route (``streamcal.router.Route``), stored as JSON.
+
+        Raises
+        ------
+        ValueError
+            ``state`` is unknown or not reachable from the current state (the message names both).
+        KeyError
+            No such file.
+
+        Notes
+        -----
+        ``attempts`` counts attempts in the current state: it is reset to 0 when the state changes.
+        """
+        if state not in TRANSITIONS:
+            raise ValueError(f"unknown ledger state {state!r}; states are {', '.join(STATES)}")
+        now = self._clock()
+        with self._tx():
+            current = self._row(file_id)
+            if state not in TRANSITIONS[current.state]:
+                allowed = ", ".join(sorted(TRANSITIONS[current.state])) or "none (terminal)"
+                raise ValueError(f"file {file_id} ({current.name}): transition from {current.state!r} "
+                                 f"to {state!r} is not allowed; allowed from {current.state!r}: {allowed}")
+            self._db.execute(
+                "UPDATE files SET state=?, stage=COALESCE(?, stage), route=COALESCE(?, route), "
+                "attempts=0, updated_at=?, error=?, error_check=? WHERE id=?",
+                (state, stage, _dumps(route), now, error, check, file_id))
+            info = _jsonable(detail)
+            event_detail = dict(info) if isinstance(info, Mapping) else ({} if info is None else {"detail": info})
+            if error is not None:
+                event_detail.update(error=error, check=check)
+            if route is not None:
+                event_detail["route"] = _jsonable(route)
+            self._event(now, file_id, state, state, {"from": current.state, "stage": stage, **event_detail})
+            return self._row(file_id)
+
+    @_locked
+    def start_attempt(self, file_id: int, stage: str | None = None) -> int:
+        """Count one more attempt at the file's current state (and stage); returns the count."""
+        now = self._clock()
+        with self._tx():
+            current = self._row(file_id)
+            if current.terminal:
+                raise ValueError(f"file {file_id} ({current.name}) is {current.state!r}: "
+                                 f"no attempt can start from a terminal state")
+            attempts = current.attempts + 1
+            self._db.execute("UPDATE files SET attempts=?, stage=COALESCE(?, stage), updated_at=? WHERE id=?",
+                             (attempts, stage, now, file_id))
+            self._event(now, file_id, "started", current.state, {"stage": stage, "attempt": attempts})
+            return attempts
+
+    @_locked
+    def record_product(self, file_id: int, path: str | os.PathLike, suffix: str,
+                       stage: str | None, sha256: str | None) -> bool:
+        """Record a product written for ``file_id``; idempotent by ``path``.
+
+        Returns
+        -------
+        bool
+            True when the path is new; False when it was already recorded (its checksum and
+            time are updated: a rerun overwrote it, never adds a second row).
+        """
+        path = str(path)
+        now = self._clock()
+        with self._tx():
+            self._row(file_id)
+            old = self._db.execute("SELECT id FROM products WHERE path=?", (path,)).fetchone()
+            if old is None:
+                self._db.execute("INSERT INTO products(file_id, path, suffix, stage, sha256, created_at) "
+                                 "VALUES (?,?,?,?,?,?)", (file_id, path, suffix, stage, sha256, now))
+            else:
+                self._db.execute("UPDATE products SET file_id=?, suffix=?, stage=?, sha256=?, created_at=? "
+                                 "WHERE id=?", (file_id, suffix, stage, sha256, now, old["id"]))
+            self._event(now, file_id, "product", None,
+                        {"path": path, "suffix": suffix, "stage": stage, "new": old is None})
+            return old is None
+
+    # -- reads ----------------------------------------------------------------------------
+    @_locked
+    def get(self, file_id: int) -> FileRecord:
+        """The record of one file (``KeyError`` if unknown)."""
+        return self._row(file_id)
+
+    @_locked
+    def by_path(self, path: str | os.PathLike) -> FileRecord | None:
+        """The file last recorded under ``path`` (as its own path or an alias), or None."""
+        path = str(path)
+        row = self._db.execute("SELECT * FROM files WHERE path=? ORDER BY landed_at DESC, id DESC LIMIT 1",
+                               (path,)).fetchone()
+        alias = self._db.execute("SELECT file_id, landed_at FROM aliases WHERE path=?", (path,)).fetchone()
+        if alias is not None and (row is None or alias["landed_at"] > row["landed_at"]):
+            return self._row(alias["file_id"])
+        return None if row is None else _record(row)
+
+    @_locked
+    def by_sha256(self, sha256: str) -> FileRecord | None:
+        """The file with this content, or None."""
+        row = self._db.execute("SELECT * FROM files WHERE sha256=?", (sha256,)).fetchone()
+        return None if row is None else _record(row)
+
+    @_locked
+    def in_flight(self) -> list[FileRecord]:
+        """Every file not in a terminal state, oldest landing first: what to resume on start."""
+        marks = ",".join("?" * len(TERMINAL))
+        rows = self._db.execute(f"SELECT * FROM files WHERE state NOT IN ({marks}) ORDER BY landed_at, id",
+                                tuple(TERMINAL)).fetchall()
+        return [_record(r) for r in rows]
+
+    @_locked
+    def known_paths(self) -> set[str]:
+        """Every path recorded, as a file or an alias (the ingest sweep skips these)."""
+        rows = self._db.execute("SELECT path FROM files UNION SELECT path FROM aliases").fetchall()
+        return {r["path"] for r in rows}
+
+    @_locked
+    def products(self, file_id: int | None = None) -> list[ProductRecord]:
+        """Products of one file, or all products, oldest first."""
+        if file_id is None:
+            rows = self._db.execute("SELECT * FROM products ORDER BY created_at, id").fetchall()
+        else:
+            rows = self._db.execute("SELECT * FROM products WHERE file_id=? ORDER BY created_at, id",
+                                    (file_id,)).fetchall()
+        return [ProductRecord(**dict(r)) for r in rows]
+
+    @_locked
+    def events(self, file_id: int | None = None) -> list[dict]:
+        """The history, oldest first (``detail`` decoded)."""
+        sql = "SELECT * FROM events" + ("" if file_id is None else " WHERE file_id=?") + " ORDER BY id"
+        rows = self._db.execute(sql, () if file_id is None else (file_id,)).fetchall()
+        return [{**dict(r), "detail": None if r["detail"] is None else json.loads(r["detail"])} for r in rows]
+
+    @_locked
+    def summary(self, recent: int = 10) -> dict:
+        """What ``streamcal status`` shows, as plain JSON-able data.
+
+        Returns
+        -------
+        dict
+            ``states`` (count per state, every state present), ``stages`` (``{stage: {state:
+            count}}``), ``files``, ``products`` (totals), ``oldest_waiting`` (the non-terminal
+            file that landed first, with ``age_s``; or None) and ``recent_products`` (the
+            ``recent`` latest, newest first).
+        """
+        now = self._clock()
+        states = dict.fromkeys(STATES, 0)
+        stages: dict[str, dict[str, int]] = {}
+        for r in self._db.execute("SELECT state, stage, COUNT(*) AS n FROM files GROUP BY state, stage"):
+            states[r["state"]] = states.get(r["state"], 0) + r["n"]
+            per = stages.setdefault(r["stage"] or "-", {})
+            per[r["state"]] = per.get(r["state"], 0) + r["n"]
+        waiting = self.in_flight()
+        oldest = None
+        if waiting:
+            w = waiting[0]
+            oldest = {"id": w.id, "name": w.name, "path": w.path, "state": w.state, "stage": w.stage,
+                      "landed_at": w.landed_at, "age_s": max(0.0, now - w.landed_at)}
+        rows = self._db.execute(
+            "SELECT p.path, p.suffix, p.stage, p.created_at, f.name AS file FROM products p "
+            "JOIN files f ON f.id = p.file_id ORDER BY p.created_at DESC, p.id DESC LIMIT ?",
+            (int(recent),)).fetchall()
+        n_products = self._db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+        return {"files": sum(states.values()), "states": states, "stages": stages,
+                "products": n_products, "oldest_waiting": oldest,
+                "recent_products": [dict(r) for r in rows]}
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _record(row: sqlite3.Row) -> FileRecord:
+    values = dict(row)
+    values["route"] = None if values["route"] is None else json.loads(values["route"])
+    return FileRecord(**values)

@@ -1,4 +1,4 @@
-"""Command line: ``streamcal calibrate | simulate | demo``.
+"""Command line: ``streamcal calibrate | simulate | demo | run | status``.
 
 Exit codes: 0 success; 2 bad input or bad usage (one line on stderr naming the file and the
 problem); 1 any other failure (also one line).
@@ -68,6 +68,20 @@ def _add_demo(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="run the streaming service on a landing directory (Ctrl-C stops)")
+    p.add_argument("landing", help="directory raw exposures land in")
+    p.add_argument("--products", required=True, help="products, ledger, event log, quarantine")
+    p.add_argument("--config", help="TOML configuration (see streamcal/config.py)")
+    p.add_argument("--address", help="Ray cluster to join (default: config, else start a local one)")
+
+
+def _add_status(sub) -> None:
+    p = sub.add_parser("status", help="what the service has done: per stage, oldest waiting, recent products")
+    p.add_argument("--products", default=".", help="products directory (holds ledger.sqlite)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamcal", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"streamcal {__version__}")
@@ -75,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_calibrate(sub)
     _add_simulate(sub)
     _add_demo(sub)
+    _add_run(sub)
+    _add_status(sub)
     return parser
 
 
@@ -147,9 +163,40 @@ def cmd_demo(args) -> int:
     return run_demo(args.out, seed=args.seed)
 
 
+def cmd_run(args) -> int:
+    from .config import load_config
+
+    try:
+        config = load_config(args.config).with_dirs(args.landing, args.products, args.address)
+    except (OSError, ValueError) as exc:
+        _say(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    from .actors.service import run_forever
+
+    return run_forever(config)
+
+
+def cmd_status(args) -> int:
+    from .service import format_status, read_status
+
+    try:
+        summary = read_status(args.products)
+    except FileNotFoundError as exc:
+        _say(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    if args.json:
+        import json
+
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print(format_status(summary))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"calibrate": cmd_calibrate, "simulate": cmd_simulate, "demo": cmd_demo}[args.command]
+    handler = {"calibrate": cmd_calibrate, "simulate": cmd_simulate, "demo": cmd_demo,
+               "run": cmd_run, "status": cmd_status}[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:

@@ -1,62 +1,151 @@
-"""The main job of the quick start: simulate a small observing program into a landing
-directory and calibrate every exposure through the stage it can reach today.
+"""The main job of the quick start: simulate a small observing program, land it over time in a
+landing directory (the ways real transfers land files), run the streaming service on it with a
+progress display, and end with a table of what was produced and where.
 
-Stage 1 runs for every exposure; stage 2 and 3 are reported as not implemented yet (they
-come with later issues) — never faked.  The streaming service (issue 3) replaces the loop
-below with the Ray actors.
+Stage 1 runs for every exposure; stages 2 and 3 are reported as not implemented yet (they come
+with later issues) — never faked.
 """
 
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.table import Table
 
 from . import router, sim
-from .fitsio import read_header
-from .pipelines import calibrate_file
+from .config import IngestConfig, RayConfig, ServiceConfig
+from .ledger import Ledger
 from .refs import ReferenceSet
+from .testing import land_atomic, land_chunked, land_renamed_in, land_rsync_style
+
+_LANDINGS = ("renamed in", "atomic", "chunked", "rsync")
 
 
-def _short(pipeline: str) -> str:
-    return pipeline.removeprefix("calwebb_")
+def _short(pipeline: str | None) -> str:
+    return (pipeline or "").removeprefix("calwebb_")
 
 
-def _calibrate_one(path: Path, products_dir: Path, refs: ReferenceSet) -> tuple[str, float]:
-    start = time.perf_counter()
+def demo_config(landing: Path, products: Path) -> ServiceConfig:
+    """A lean configuration for a laptop: a local Ray cluster of 2 CPUs without the dashboard."""
+    base = ServiceConfig()
+    return replace(base, landing=landing, products=products, loop_interval=0.05,
+                   ray=RayConfig(num_cpus=2, include_dashboard=False, object_store_mb=200),
+                   ingest=IngestConfig(sweep_interval=1.0, stability_seconds=1.0, poll_interval=0.2))
+
+
+def _land_over_time(raws: list[Path], landing: Path, staging: Path, pause: float, done: threading.Event) -> None:
     try:
-        written = calibrate_file(path, products_dir, refs)
-        outcome = ", ".join(p.name.rsplit("_", 1)[-1].removesuffix(".fits") for p in written)
-    except Exception as exc:  # the demo reports every failure in its table and goes on
-        outcome = f"[red]failed: {type(exc).__name__}: {exc}[/red]"
-    return outcome, time.perf_counter() - start
+        for k, raw in enumerate(raws):
+            how = _LANDINGS[k % len(_LANDINGS)]
+            if how == "renamed in":
+                land_renamed_in(raw, landing, staging)
+            elif how == "atomic":
+                land_atomic(raw, landing)
+            elif how == "chunked":
+                land_chunked(raw, landing, chunks=3, pause=0.1)
+            else:
+                land_rsync_style(raw, landing)
+            time.sleep(pause)
+    finally:
+        done.set()
 
 
-def run_demo(work_dir: str | Path | None = None, *, seed: int = 0) -> int:
-    """Simulate, calibrate, print a table of what was produced and where.  Returns an exit code."""
+def _progress(status: dict, landed: int, total: int) -> Group:
+    table = Table(title=f"streamcal service — {landed}/{total} files landed", expand=False)
+    for column in ("stage", "queued", "in flight", "done", "stopped", "quarantined"):
+        table.add_column(column, justify="right" if column != "stage" else "left")
+    ledger_stages = status.get("stages", {})
+    for name in sorted(set(ledger_stages) | set(status.get("pools", {}))):
+        if name == "-":
+            continue
+        states = ledger_stages.get(name, {})
+        pool = status.get("pools", {}).get(name, {})
+        table.add_row(_short(name), str(pool.get("queued", 0)), str(pool.get("in_flight", 0)),
+                      str(states.get("done", 0) + states.get("waiting_association", 0)),
+                      str(states.get("failed", 0)), str(states.get("quarantined", 0)))
+    table.caption = "stopped: the next stage is not implemented yet, or an error (see the table at the end)"
+    return Group(table)
+
+
+def _outcome(rec, products: list) -> tuple[str, str]:
+    names = ", ".join(Path(p.path).name.rsplit("_", 1)[-1].removesuffix(".fits") for p in products)
+    if rec.state == "quarantined":
+        return "—", f"[red]quarantined: {rec.error}[/red]"
+    if rec.state == "failed" and rec.error_check == "not_implemented":
+        return names, f"{_short(rec.stage)} not implemented yet"
+    if rec.state == "failed":
+        return names, f"[red]failed: {rec.error}[/red]"
+    return names, rec.state
+
+
+def run_demo(work_dir: str | Path | None = None, *, seed: int = 0, pause: float = 0.3) -> int:
+    """Simulate, land over time, run the service, print a table of what was produced and where.
+    Returns an exit code (1 if any exposure failed for a reason other than a stage not
+    implemented yet)."""
+    from .actors.service import Service
+
     console = Console(width=None if Console().is_terminal else 132)
     work = Path(work_dir or tempfile.mkdtemp(prefix="streamcal-demo-"))
-    landing, products = work / "landing", work / "products"
+    landing, products, staging = work / "landing", work / "products", work / "staging"
+    for d in (landing, products, staging):
+        d.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]streamcal demo[/bold] — work directory {work}")
     with console.status("simulating a small observing program ..."):
-        raws = sim.simulate_program(landing, seed=seed, truth_dir=work / "truth")
-    console.print(f"simulated {len(raws)} raw exposures into {landing}")
-    refs = ReferenceSet()
-    table = Table(title=f"stage-1 products in {products}")
+        raws = sorted(sim.simulate_program(work / "simulated", seed=seed, refs=ReferenceSet(),
+                                           truth_dir=work / "truth"))
+    console.print(f"simulated {len(raws)} raw exposures; landing them in {landing} over time "
+                  f"({', '.join(_LANDINGS)})")
+    service = Service(demo_config(landing, products))
+    with console.status("starting the service (Ray) ..."):
+        service.start()
+    landed = threading.Event()
+    lander = threading.Thread(target=_land_over_time, args=(raws, landing, staging, pause, landed), daemon=True)
+    try:
+        lander.start()
+        with Live(console=console, refresh_per_second=4, transient=not console.is_terminal) as live:
+            while not landed.is_set():
+                live.update(_progress(service.status(), len(list(landing.glob("*_uncal.fits"))), len(raws)))
+                time.sleep(0.25)
+            idle = service.wait_idle(300)
+            live.update(_progress(service.status(), len(raws), len(raws)))
+    finally:
+        lander.join(60)
+        service.stop()
+    if not idle:
+        console.print("[red]the service did not finish within 300 s[/red]")
+    return _report(console, products, raws) or (0 if idle else 1)
+
+
+def _report(console: Console, products: Path, raws: list[Path]) -> int:
+    table = Table(title=f"products in {products}")
     table.add_column("exposure", no_wrap=True)
-    for column in ("EXP_TYPE", "stage 1", "products", "s", "stages 2-3 (not implemented yet)"):
+    for column in ("EXP_TYPE", "stage 1", "products", "state", "stages 2-3 (not implemented yet)"):
         table.add_column(column)
     failures = 0
-    for raw in sorted(raws):
-        route = router.route(read_header(raw))
-        with console.status(f"{route.stage1}: {raw.name}"):
-            outcome, seconds = _calibrate_one(raw, products, refs)
-        failures += outcome.startswith("[red]")
-        later = " → ".join(_short(p) for p in (route.stage2, route.stage3) if p) or "—"
-        table.add_row(raw.name.removesuffix("_uncal.fits"), route.exp_type, _short(route.stage1),
-                      outcome, f"{seconds:.1f}", later)
+    with Ledger(products / "ledger.sqlite", synchronous="NORMAL") as ledger:
+        for raw in raws:
+            rec = ledger.by_sha256(_sha(raw))
+            if rec is None:
+                table.add_row(raw.name, "", "", "", "[red]never landed[/red]", "")
+                failures += 1
+                continue
+            route = router.Route(**rec.route) if rec.route else None
+            names, state = _outcome(rec, ledger.products(rec.id))
+            failures += state.startswith("[red]")
+            later = " → ".join(_short(p) for p in (route.stage2, route.stage3) if p) if route else ""
+            table.add_row(rec.name.removesuffix("_uncal.fits"), route.exp_type if route else "",
+                          _short(route.stage1) if route else "", names, state, later or "—")
     console.print(table)
     return 1 if failures else 0
+
+
+def _sha(path: Path) -> str:
+    from .ingest import content_sha256
+
+    return content_sha256(path)

@@ -1,3 +1,14 @@
-"""Ray actors: the imperative shell around the calibration core (ingest, router, stage pools,
-association buffer, ledger owner).  The only place streamcal imports Ray.  Built by issue 3;
-until then stage 1 runs in one process through :func:`streamcal.pipelines.calibrate_file`."""
+"""Ray actors: the imperative shell around the calibration core.  The only place streamcal
+imports Ray.
+
+- :mod:`.service` — :class:`~.service.Service`, the driver's control loop (``streamcal run``);
+- :mod:`.ingest_actor` — watches and sweeps the landing directory, hands on complete candidates;
+- :mod:`.ledger_actor` — the one writer of the ledger, event log, product table and quarantine;
+- :mod:`.routing` — the router step (header only);
+- :mod:`.pool` / :mod:`.worker` — one stage pool per pipeline: bounded in-flight work, retries;
+- :mod:`.association` — the (simple) association buffer;
+- :mod:`.metrics` — ``ray.util.metrics`` of the service.
+
+Import the submodules directly (``from streamcal.actors.service import Service``): importing
+this package does not import Ray.
+"""

@@ -1,0 +1,146 @@
+"""The ledger actor: the only writer of ``<products>/ledger.sqlite``, and of the sinks that go
+with it (event log, product table, quarantine moves), so that every record is written by one
+process in one order."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from pathlib import Path
+
+import ray
+
+from ..ledger import Ledger
+
+LEDGER_NAME = "ledger.sqlite"
+
+
+def _stage_number(pipeline: str | None, route: dict) -> str | None:
+    for key in ("stage1", "stage2", "stage3"):
+        if pipeline and route.get(key) == pipeline:
+            return key
+    return None
+
+
+def _plain(value):
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's content, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@ray.remote
+class LedgerActor:
+    """Owns the :class:`~streamcal.ledger.Ledger` of a products directory.
+
+    Every method commits before it returns, so the caller may hand work on once ``ray.get``
+    returns.  Records come back as plain dicts.
+    """
+
+    def __init__(self, products_dir: str):
+        from ..sinks import EventLog, ProductTable
+
+        self.products = Path(products_dir)
+        self.ledger = Ledger(self.products / LEDGER_NAME)
+        self.events = EventLog(self.products / "events.jsonl")
+        self.table = ProductTable(self.products / "products_table")
+
+    def _log(self, event: str, name: str, stage: str | None = None, **detail) -> None:
+        try:
+            self.events.write(event, file=name, stage=stage,
+                              detail={k: v for k, v in detail.items() if v is not None})
+        except Exception:  # the event log is a convenience; the ledger is the record
+            pass
+
+    def record_landed(self, path: str, sha256: str, size: int) -> tuple[int, bool]:
+        file_id, is_new = self.ledger.record_landed(path, sha256, size)
+        self._log("landed" if is_new else "duplicate", Path(path).name, file_id=file_id, size=size, path=path)
+        return file_id, is_new
+
+    def transition(self, file_id: int, state: str, **kwargs) -> dict:
+        rec = self.ledger.transition(file_id, state, **kwargs)
+        event = {"stage1": "started", "stage2": "started", "stage3": "started", "done": "finished",
+                 "waiting_association": "finished"}.get(state, state)
+        self._log(event, rec.name, stage=rec.stage, file_id=file_id, state=state,
+                  error=kwargs.get("error"), check=kwargs.get("check"))
+        return _plain(rec)
+
+    def start_attempt(self, file_id: int, stage: str | None = None) -> int:
+        return self.ledger.start_attempt(file_id, stage)
+
+    def record_products(self, file_id: int, products: list, stage: str | None,
+                        seconds: float | None = None) -> int:
+        """Record ``[[path, suffix], ...]`` written for a file (idempotent by path: a rerun adds
+        no row), in the ledger, the event log and the product table; returns how many are new."""
+        rec = self.ledger.get(file_id)
+        route = rec.route or {}
+        new = 0
+        for path, suffix in products:
+            sha = file_sha256(path)
+            new += self.ledger.record_product(file_id, path, suffix, stage, sha)
+            self._log("product", rec.name, stage=stage, file_id=file_id, product=str(path), suffix=suffix)
+            self.table.add({"file": rec.name, "product": str(path), "suffix": suffix,
+                            "stage": _stage_number(stage, route), "pipeline": stage,
+                            "exp_type": route.get("exp_type"), "sha256": sha,
+                            "size": Path(path).stat().st_size, "seconds": seconds})
+        try:
+            self.table.flush()
+        except Exception:  # the table is a view; the ledger is the record
+            pass
+        return new
+
+    def quarantine(self, file_id: int | None, path: str, check: str, reason: str) -> dict | None:
+        """Move a bad input to ``<products>/quarantine/`` (with its reason) and mark it quarantined.
+
+        A bad file seen at ingest (``file_id`` None) is recorded first, under its content hash
+        when it has content, else under a key unique to this sighting."""
+        from ..sinks import quarantine
+
+        p = Path(path)
+        if file_id is None:
+            regular = p.is_file() and not p.is_symlink() and p.stat().st_size > 0
+            sha = file_sha256(p) if regular else f"nohash:{path}:{time.time_ns()}"
+            size = p.stat().st_size if regular else 0
+            file_id, is_new = self.ledger.record_landed(path, sha, size)
+            if not is_new:
+                file_id = None  # the same content again (an alias now): move it, leave the record alone
+        rec = None
+        if file_id is not None:
+            rec = _plain(self.ledger.transition(file_id, "quarantined", error=reason, check=check))
+        if p.exists() or p.is_symlink():
+            quarantine(p, self.products, check=check, reason=reason)
+        self._log("quarantined", p.name, file_id=file_id, check=check, reason=reason)
+
+    def log(self, event: str, name: str, stage: str | None = None, **detail) -> None:
+        """Write one event to the event log (e.g. ``retried``)."""
+        self._log(event, name, stage=stage, **detail)
+        return rec
+
+    def in_flight(self) -> list[dict]:
+        return [_plain(r) for r in self.ledger.in_flight()]
+
+    def known_paths(self) -> list[str]:
+        return sorted(self.ledger.known_paths())
+
+    def get(self, file_id: int) -> dict:
+        return _plain(self.ledger.get(file_id))
+
+    def summary(self, recent: int = 10) -> dict:
+        return self.ledger.summary(recent)
+
+    def close(self) -> None:
+        for sink in (self.events, self.table):
+            close = getattr(sink, "close", None) or getattr(sink, "flush", None)
+            if close:
+                try:
+                    close()
+                except Exception:
+                    pass
+        self.ledger.close()

@@ -1,0 +1,147 @@
+"""A stage pool: the driver-side half of one pipeline's workers.
+
+Hand-rolled (not ``ray.util.ActorPool``): its own bounded in-flight window (backpressure: the
+queue holds paths, never loaded data), workers created on first use, a worker seen dead
+(``RayActorError``) replaced, and jobs that wait for a backoff before they may run again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import ray
+from ray.exceptions import RayActorError
+
+from ..config import PoolConfig
+from .worker import TRANSIENT, StageWorker
+
+
+def worker_options(config: PoolConfig) -> dict:
+    """Ray actor options of a pool's workers: CPUs, memory, custom resources, node labels."""
+    options: dict = {"num_cpus": config.num_cpus}
+    if config.memory_mb:
+        options["memory"] = config.memory_mb * 1024 ** 2
+    if config.resources:
+        options["resources"] = dict(config.resources)
+    if config.label_selector:
+        options["label_selector"] = dict(config.label_selector)
+    return options
+
+
+@dataclass
+class Job:
+    """One exposure waiting for, or running in, a stage."""
+
+    file_id: int
+    path: str
+    pipeline: str
+    landed_at: float = 0.0
+    ready_at: float = 0.0
+    attempts: int = 0
+    route: dict = field(default_factory=dict)
+
+
+class StagePool:
+    """Workers of one pipeline plus its queue.
+
+    Parameters
+    ----------
+    pipeline : str
+        Full pipeline name (``calwebb_detector1``).
+    config : PoolConfig
+        Size, CPUs and memory per worker, in-flight bound.
+    products_dir : str
+        Where the workers write products.
+    refs_dir : str or None
+        Reference-file directory of the workers.
+    """
+
+    def __init__(self, pipeline: str, config: PoolConfig, products_dir: str, refs_dir: str | None = None):
+        self.pipeline, self.config = pipeline, config
+        self.products_dir, self.refs_dir = str(products_dir), refs_dir
+        self.workers: list = [None] * config.size
+        self.load = [0] * config.size
+        self.queue: deque[Job] = deque()
+        self.inflight: dict = {}  # ObjectRef -> (job, worker index, submit time)
+        self.replaced = 0
+
+    def _new_worker(self):
+        return StageWorker.options(**worker_options(self.config)).remote(self.pipeline, self.refs_dir)
+
+    def _worker(self, index: int):
+        if self.workers[index] is None:
+            self.workers[index] = self._new_worker()
+        return self.workers[index]
+
+    def enqueue(self, job: Job) -> None:
+        """Queue an exposure (its path only)."""
+        self.queue.append(job)
+
+    def has_job(self, file_id: int) -> bool:
+        """True if the exposure is queued or in flight here."""
+        return any(j.file_id == file_id for j in self.queue) or any(
+            j.file_id == file_id for j, _, _ in self.inflight.values())
+
+    @property
+    def depth(self) -> int:
+        return len(self.queue)
+
+    def submit_ready(self, before_submit: Callable[[Job], bool], now: float | None = None) -> list[Job]:
+        """Submit queued jobs whose backoff has passed, up to ``max_in_flight`` in flight.
+
+        ``before_submit(job)`` records the attempt (in the ledger) before the work is handed on;
+        when it returns False the job is dropped (e.g. attempts used up).
+        """
+        now = time.monotonic() if now is None else now
+        started: list[Job] = []
+        waiting: deque[Job] = deque()
+        while self.queue and len(self.inflight) < self.config.max_in_flight:
+            job = self.queue.popleft()
+            if job.ready_at > now:
+                waiting.append(job)
+                continue
+            if not before_submit(job):
+                continue
+            index = min(range(len(self.workers)), key=lambda i: self.load[i])
+            ref = self._worker(index).process.remote(job.path, self.products_dir)
+            self.inflight[ref] = (job, index, now)
+            self.load[index] += 1
+            started.append(job)
+        self.queue.extendleft(reversed(waiting))
+        return started
+
+    def collect(self, ref) -> tuple[Job, dict]:
+        """The outcome of a finished call; a dead worker becomes a ``transient`` outcome and is
+        replaced by a fresh actor."""
+        job, index, _ = self.inflight.pop(ref)
+        self.load[index] -= 1
+        try:
+            outcome = ray.get(ref)
+        except RayActorError as exc:
+            self.replace_worker(index)
+            outcome = {"kind": TRANSIENT, "reason": f"worker died: {type(exc).__name__}", "seconds": 0.0}
+        return job, outcome
+
+    def replace_worker(self, index: int) -> None:
+        """Drop worker ``index`` (killed for good) and create a new one in its place."""
+        old, self.workers[index] = self.workers[index], None
+        if old is not None:
+            try:
+                ray.kill(old, no_restart=True)
+            except Exception:  # already gone
+                pass
+        self.replaced += 1
+        # other calls still in flight on the old worker fail and are retried the same way
+        self._worker(index)
+
+    def shutdown(self) -> None:
+        """Kill every worker (queued jobs stay in the ledger and resume on the next start)."""
+        for worker in self.workers:
+            if worker is not None:
+                ray.kill(worker, no_restart=True)
+        self.workers = [None] * len(self.workers)
+        self.inflight.clear()
+        self.queue.clear()

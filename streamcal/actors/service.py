@@ -1,0 +1,324 @@
+"""The service: ingest actor -> ledger actor -> router step -> stage pools -> association buffer.
+
+:class:`Service` is the driver: a control loop on a thread that asks the ingest actor for
+complete candidates, records every transition in the ledger actor *before* handing work on,
+submits work to the stage pools within their in-flight bounds, and classifies outcomes.
+Usable from tests, the demo and ``streamcal run``::
+
+    service = Service(config.with_dirs(landing, products)).start()
+    service.wait_idle(60)
+    service.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import ray
+
+from ..config import ServiceConfig, apply_auth_mode
+from ..errors import BadInputError
+from . import metrics
+from .association import DONE, AssociationBuffer
+from .ingest_actor import IngestActor
+from .ledger_actor import LedgerActor
+from .pool import Job, StagePool
+from .routing import next_stage, route_dict, route_file, route_from_dict
+from .worker import BAD, NOT_IMPLEMENTED, OK, clean_partials
+
+log = logging.getLogger("streamcal.service")
+
+#: Ledger states the service resumes on start, and where each goes.
+_STAGE_STATES = {"stage1": "stage1", "stage2": "stage2", "stage3": "stage3"}
+
+
+def init_ray(config: ServiceConfig) -> bool:
+    """Start or join Ray as the configuration says; returns True if this call started it."""
+    if ray.is_initialized():
+        return False
+    apply_auth_mode(config.ray)
+    rc = config.ray
+    kwargs = dict(namespace=rc.namespace, log_to_driver=False)
+    if rc.address is None:
+        kwargs.update(address="local", include_dashboard=rc.include_dashboard, dashboard_host=rc.dashboard_host,
+                      num_cpus=rc.num_cpus)
+        if rc.object_store_mb:
+            kwargs["object_store_memory"] = rc.object_store_mb * 1024 ** 2
+    else:
+        kwargs["address"] = rc.address
+    ray.init(**kwargs)
+    return True
+
+
+class Service:
+    """The streaming service on a Ray cluster (see the module docstring).
+
+    Parameters
+    ----------
+    config : ServiceConfig
+        With ``landing`` and ``products`` set.
+    """
+
+    def __init__(self, config: ServiceConfig):
+        if config.landing is None or config.products is None:
+            raise ValueError("the service needs config.landing and config.products")
+        self.config = config
+        self.landing, self.products = Path(config.landing), Path(config.products)
+        self.pools: dict[str, StagePool] = {}
+        self.assoc = AssociationBuffer()
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started_ray = False
+        self._idle = threading.Event()
+        self._sweep_asked = threading.Event()
+        self._landed_at: dict[int, float] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "Service":
+        """Start (or join) Ray, the ledger and ingest actors, resume what was in flight, and run
+        the control loop on a thread."""
+        self.landing.mkdir(parents=True, exist_ok=True)
+        self.products.mkdir(parents=True, exist_ok=True)
+        self._started_ray = init_ray(self.config)
+        actor = dict(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+        self.ledger = LedgerActor.options(**actor).remote(str(self.products))
+        self.ingest = IngestActor.options(**actor).remote(str(self.landing), vars(self.config.ingest))
+        for tmp in self.products.glob(".*.part"):  # partial products of a killed run
+            tmp.unlink(missing_ok=True)
+        self._resume()
+        ray.get(self.ingest.set_known.remote(ray.get(self.ledger.known_paths.remote())))
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="streamcal-service", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, drain_timeout: float = 30.0) -> None:
+        """Stop taking new files, let in-flight work finish (up to ``drain_timeout``), stop the
+        actors.  Queued work stays in the ledger and resumes on the next start."""
+        self._drain_timeout = drain_timeout
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(drain_timeout + 30)
+        for pool in self.pools.values():
+            pool.shutdown()
+        for name in ("ingest", "ledger"):
+            handle = getattr(self, name, None)
+            if handle is not None:
+                try:
+                    ray.get(handle.close.remote(), timeout=10)
+                except Exception:
+                    pass
+                ray.kill(handle, no_restart=True)
+        if self._started_ray:
+            ray.shutdown()
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until a fresh sweep of the landing directory found nothing new and no work is
+        queued or in flight; True if that happened within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        self._idle.clear()
+        self._sweep_asked.set()
+        while time.monotonic() < deadline:
+            if self._idle.wait(0.1):
+                return True
+            if self._thread is not None and not self._thread.is_alive():
+                raise RuntimeError(f"service loop died: {self.errors[-1:] or 'unknown'}")
+        return False
+
+    def status(self) -> dict:
+        """The ledger's summary plus the live queue and in-flight counts per pool."""
+        summary = ray.get(self.ledger.summary.remote())
+        summary["pools"] = {p: {"queued": pool.depth, "in_flight": len(pool.inflight), "replaced": pool.replaced}
+                            for p, pool in self.pools.items()}
+        return summary
+
+    # ------------------------------------------------------------------ pieces
+    def pool(self, pipeline: str) -> StagePool:
+        """The pool of a pipeline (created on first use)."""
+        if pipeline not in self.pools:
+            self.pools[pipeline] = StagePool(pipeline, self.config.pool(pipeline), str(self.products),
+                                             self.config.refs)
+        return self.pools[pipeline]
+
+    def _ledger(self, method: str, *args, **kwargs):
+        return ray.get(getattr(self.ledger, method).remote(*args, **kwargs))
+
+    def _enqueue(self, file_id: int, path: str, pipeline: str, route: dict, state: str) -> None:
+        self._ledger("transition", file_id, state, stage=pipeline)
+        self.pool(pipeline).enqueue(Job(file_id, path, pipeline, self._landed_at.get(file_id, time.time()),
+                                        route=route))
+
+    def _route_new(self, file_id: int, path: str) -> None:
+        try:
+            route = route_file(path)
+        except BadInputError as exc:
+            self._quarantine(file_id, path, exc.check, exc.reason, stage="router")
+            return
+        rd = route_dict(route)
+        self._ledger("transition", file_id, "routed", route=rd)
+        self._enqueue(file_id, path, route.stage1, rd, "stage1")
+
+    def _quarantine(self, file_id, path, check, reason, stage="ingest") -> None:
+        metrics.failures().inc(1.0, tags={"stage": stage, "reason": f"quarantine:{check}"})
+        self._ledger("quarantine", file_id, path, check, reason)
+
+    def _resume(self) -> None:
+        for rec in self._ledger("in_flight"):
+            fid, path, state = rec["id"], rec["path"], rec["state"]
+            self._landed_at[fid] = rec.get("landed_at") or time.time()
+            route = rec.get("route")
+            if state == "landed" or not route:
+                if state == "landed":
+                    self._route_new(fid, path)
+                continue
+            if state == "routed":
+                self._enqueue(fid, path, route["stage1"], route, "stage1")
+            elif state in _STAGE_STATES:
+                stage = rec.get("stage") or route[state]
+                self.pool(stage).enqueue(Job(fid, path, stage, self._landed_at[fid], route=route))
+            elif state == "waiting_association":
+                self.assoc.add(fid, route_from_dict(route))
+
+    # ------------------------------------------------------------------ the loop
+    def _run(self) -> None:
+        last_sweep = 0.0
+        draining_since = None
+        while True:
+            try:
+                if self._stop.is_set():
+                    draining_since = draining_since or time.monotonic()
+                    busy = any(p.inflight for p in self.pools.values())
+                    if not busy or time.monotonic() - draining_since > getattr(self, "_drain_timeout", 30):
+                        return
+                    self._collect(self.config.loop_interval)
+                    continue
+                now = time.monotonic()
+                sweep = self._sweep_asked.is_set() or now - last_sweep >= self.config.ingest.sweep_interval
+                if sweep:
+                    asked = self._sweep_asked.is_set()
+                    self._sweep_asked.clear()
+                    last_sweep = now
+                batch = ray.get(self.ingest.poll.remote(sweep))
+                for cand in batch["candidates"]:
+                    self._land(cand)
+                self._submit()
+                self._collect(self.config.loop_interval)
+                self._gauges()
+                if sweep and asked and not batch["candidates"] and batch["pending"] == 0 and self._quiet():
+                    self._idle.set()
+                elif sweep and asked:
+                    self._sweep_asked.set()  # not idle yet: sweep again next round
+            except Exception as exc:  # keep the service up; the error is logged and kept
+                log.exception("service loop error")
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                if len(self.errors) > 1000:
+                    del self.errors[:500]
+                time.sleep(self.config.loop_interval)
+
+    def _quiet(self) -> bool:
+        return all(not p.queue and not p.inflight for p in self.pools.values())
+
+    def _land(self, cand: dict) -> None:
+        path = cand["path"]
+        if cand["kind"] != "ok":
+            self._quarantine(None, path, cand["check"], cand["reason"])
+            return
+        file_id, is_new = self._ledger("record_landed", path, cand["sha256"], cand["size"])
+        if not is_new:
+            return
+        metrics.files_landed().inc()
+        self._landed_at[file_id] = time.time()
+        self._route_new(file_id, path)
+
+    def _submit(self) -> None:
+        for pool in self.pools.values():
+            pool.submit_ready(self._before_submit)
+
+    def _before_submit(self, job: Job) -> bool:
+        try:
+            job.attempts = self._ledger("start_attempt", job.file_id, job.pipeline)
+        except (ValueError, KeyError) as exc:  # no longer in flight (e.g. failed meanwhile): drop it
+            self.errors.append(f"{job.path}: {exc}")
+            return False
+        if job.attempts > self.config.retries.max_attempts:
+            self._fail(job, f"gave up after {job.attempts - 1} attempts", "attempts")
+            return False
+        return True
+
+    def _fail(self, job: Job, reason: str, check: str) -> None:
+        metrics.failures().inc(1.0, tags={"stage": job.pipeline, "reason": check})
+        self._ledger("transition", job.file_id, "failed", stage=job.pipeline, error=reason, check=check)
+
+    def _collect(self, timeout: float) -> None:
+        owner = {ref: pool for pool in self.pools.values() for ref in pool.inflight}
+        if not owner:
+            time.sleep(timeout)
+            return
+        ready, _ = ray.wait(list(owner), num_returns=1, timeout=timeout)
+        if ready:
+            ready, _ = ray.wait(list(owner), num_returns=len(owner), timeout=0)
+        for ref in ready:
+            job, outcome = owner[ref].collect(ref)
+            self._outcome(job, outcome)
+
+    def _outcome(self, job: Job, outcome: dict) -> None:
+        kind = outcome["kind"]
+        if kind == OK:
+            self._ledger("record_products", job.file_id, outcome["products"], job.pipeline, outcome["seconds"])
+            metrics.latency_seconds().observe(max(time.time() - job.landed_at, 0.0), tags={"stage": job.pipeline})
+            route = route_from_dict(job.route)
+            nxt = next_stage(route, job.pipeline)
+            if nxt is not None:
+                self._enqueue(job.file_id, job.path, nxt, job.route, "stage2")
+            else:
+                state = self.assoc.add(job.file_id, route)
+                self._ledger("transition", job.file_id, "done" if state == DONE else state, stage=job.pipeline)
+        elif kind == BAD:
+            self._quarantine(job.file_id, job.path, outcome["check"], outcome["reason"], stage=job.pipeline)
+        elif kind == NOT_IMPLEMENTED:
+            self._fail(job, outcome["reason"], "not_implemented")
+        else:  # transient: retry with backoff unless the attempts are used up
+            metrics.failures().inc(1.0, tags={"stage": job.pipeline, "reason": "transient"})
+            clean_partials(self.products, job.path)
+            if job.attempts >= self.config.retries.max_attempts:
+                self._fail(job, f"{outcome['reason']} (after {job.attempts} attempts)", "transient")
+            else:
+                job.ready_at = time.monotonic() + self.config.retries.delay(job.attempts)
+                self.pool(job.pipeline).enqueue(job)
+
+    def _gauges(self) -> None:
+        for name, pool in self.pools.items():
+            metrics.queue_depth().set(pool.depth, tags={"stage": name})
+            metrics.in_flight().set(len(pool.inflight), tags={"stage": name})
+
+
+def run_forever(config: ServiceConfig, *, report_every: float = 30.0) -> int:
+    """``streamcal run``: start the service and keep it up until Ctrl-C or SIGTERM, then drain
+    and stop.  Returns the exit code."""
+    import signal
+    import sys
+
+    def _term(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _term)
+    service = Service(config)
+    try:
+        service.start()
+        print(f"streamcal: watching {service.landing}, products in {service.products} "
+              f"(Ray dashboard at {config.ray.dashboard_host}:8265 when enabled); Ctrl-C stops",
+              file=sys.stderr)
+        while True:
+            time.sleep(report_every)
+            states = service.status()["states"]
+            print("streamcal: " + ", ".join(f"{k} {v}" for k, v in states.items() if v), file=sys.stderr)
+    except KeyboardInterrupt:
+        print("streamcal: stopping (draining in-flight work)", file=sys.stderr)
+    finally:
+        service.stop()
+        signal.signal(signal.SIGTERM, previous)
+    return 0

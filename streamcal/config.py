@@ -1,0 +1,270 @@
+"""Service configuration: frozen dataclasses loaded from TOML, every field with a documented default.
+
+A configuration file names only what it changes::
+
+    [ray]
+    address = "auto"            # omit (None) to start a local cluster
+    auth_mode = "token"         # "token" | "disabled" | "default" (leave RAY_AUTH_MODE alone)
+    dashboard_host = "127.0.0.1"
+
+    [retries]
+    max_attempts = 3
+    backoff_seconds = 1.0
+
+    [ingest]
+    sweep_interval = 5.0
+    stability_seconds = 2.0
+    polling = false
+
+    [pools.calwebb_detector1]   # or [pools.detector1]
+    size = 2
+    num_cpus = 0.5
+    memory_mb = 1024
+    max_in_flight = 4
+
+Plain Python (no Ray); :mod:`streamcal.actors` reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import router
+
+#: Every pipeline that gets a pool: stage 1, then stages 2 and 3.
+STAGE1 = (router.D1, router.TSO1, router.DARK, router.GUIDER)
+STAGE2 = (router.IMAGE2, router.SPEC2)
+STAGE3 = (router.IMAGE3, router.SPEC3, router.AMI3, router.CORON3, router.TSO3)
+PIPELINES = STAGE1 + STAGE2 + STAGE3
+
+AUTH_MODES = ("default", "token", "disabled")
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """One stage pool.
+
+    Attributes
+    ----------
+    size : int
+        Number of worker actors (created on first use).
+    num_cpus : float
+        Logical CPUs Ray reserves per actor; fractional so that every pool fits on a small node
+        (Ray never pins, the OS time-slices).
+    memory_mb : int
+        Memory Ray reserves per actor (scheduling only; Ray's ``memory`` resource).
+    max_in_flight : int
+        At most this many exposures submitted to the pool at once (backpressure: the rest wait
+        as paths, never loaded).
+    resources : mapping
+        Custom Ray resources per actor, e.g. ``{"stage_node": 1}`` to place the workers on nodes
+        started with ``--resources='{"stage_node": 2}'`` (and count slots per node).
+    label_selector : mapping
+        Ray node labels the workers must run on, e.g. ``{"role": "stage"}`` (nodes started with
+        ``--labels="role=stage"``).
+    """
+
+    size: int = 1
+    num_cpus: float = 0.25
+    memory_mb: int = 512
+    max_in_flight: int = 2
+    resources: Mapping[str, float] = field(default_factory=dict)
+    label_selector: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.size < 1 or self.max_in_flight < 1:
+            raise ValueError(f"pool size and max_in_flight must be >= 1, got {self}")
+        if self.num_cpus < 0 or self.memory_mb < 0:
+            raise ValueError(f"num_cpus and memory_mb must be >= 0, got {self}")
+
+
+def _default_pools() -> dict[str, PoolConfig]:
+    pools = {name: PoolConfig() for name in PIPELINES}
+    pools[router.D1] = PoolConfig(size=2, num_cpus=0.5, memory_mb=1024, max_in_flight=4)
+    for name in STAGE2 + STAGE3:  # not implemented yet: they only fail fast, no CPU reserved
+        pools[name] = PoolConfig(size=1, num_cpus=0.0, memory_mb=0, max_in_flight=2)
+    return pools
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    """Where to run.
+
+    Attributes
+    ----------
+    address : str or None
+        ``None`` starts a new local cluster; ``"auto"`` or ``"host:port"`` joins one.
+    auth_mode : str
+        ``"default"`` leaves ``RAY_AUTH_MODE`` as it is; ``"token"`` or ``"disabled"`` exports it
+        before Ray starts (one mode for the whole cluster, see ``reference/ray_ops.md``).
+    dashboard_host : str
+        The dashboard binds here (127.0.0.1 by default: not reachable from other hosts).
+    include_dashboard : bool
+        Start the dashboard with a local cluster.
+    num_cpus : int or None
+        CPUs of a new local cluster (``None``: all).
+    object_store_mb : int or None
+        Object store of a new local cluster (``None``: Ray's default).
+    namespace : str
+        Ray namespace of the service's named actors.
+    """
+
+    address: str | None = None
+    auth_mode: str = "default"
+    dashboard_host: str = "127.0.0.1"
+    include_dashboard: bool = True
+    num_cpus: int | None = None
+    object_store_mb: int | None = None
+    namespace: str = "streamcal"
+
+    def __post_init__(self):
+        if self.auth_mode not in AUTH_MODES:
+            raise ValueError(f"ray.auth_mode must be one of {AUTH_MODES}, got {self.auth_mode!r}")
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """Transient failures (worker died, OOM, OSError) are retried; bad input and not-implemented never.
+
+    Attributes
+    ----------
+    max_attempts : int
+        Attempts per stage before the exposure is failed.
+    backoff_seconds : float
+        Wait before retry ``k`` is ``backoff_seconds * 2**(k-1)``.
+    """
+
+    max_attempts: int = 3
+    backoff_seconds: float = 1.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before the next try after ``attempt`` failed tries."""
+        return self.backoff_seconds * 2 ** max(attempt - 1, 0)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Watching the landing directory.
+
+    Attributes
+    ----------
+    sweep_interval : float
+        Seconds between full sweeps of the landing directory (finds files whose events were lost).
+    stability_seconds : float
+        A file whose headers cannot be parsed yet counts as complete once its size and mtime have
+        not changed for this long.
+    polling : bool
+        Use the polling observer (network filesystems) instead of inotify.
+    poll_interval : float
+        Seconds between polls of the polling observer and rechecks of incomplete files.
+    incomplete_timeout : float
+        A file still incomplete after this long is quarantined (truncated).
+    """
+
+    sweep_interval: float = 5.0
+    stability_seconds: float = 2.0
+    polling: bool = False
+    poll_interval: float = 1.0
+    incomplete_timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything ``streamcal run`` needs besides the two directories.
+
+    Attributes
+    ----------
+    landing : Path or None
+        Directory watched for raw exposures.
+    products : Path or None
+        Products, the ledger (``ledger.sqlite``), event log, product table, ``quarantine/``.
+    refs : str or None
+        Reference-file directory (``None``: the synthetic set).
+    loop_interval : float
+        Seconds the control loop waits for results before its housekeeping.
+    """
+
+    landing: Path | None = None
+    products: Path | None = None
+    refs: str | None = None
+    loop_interval: float = 0.2
+    ray: RayConfig = field(default_factory=RayConfig)
+    retries: RetryConfig = field(default_factory=RetryConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    pools: Mapping[str, PoolConfig] = field(default_factory=_default_pools)
+
+    def pool(self, pipeline: str) -> PoolConfig:
+        """The pool configuration of a pipeline (``calwebb_`` prefix optional)."""
+        return self.pools[canonical_pipeline(pipeline)]
+
+    def with_dirs(self, landing: str | Path | None = None, products: str | Path | None = None,
+                  address: str | None = None) -> "ServiceConfig":
+        """A copy with the landing/products directories (and Ray address) replaced when given."""
+        out = self
+        if landing is not None:
+            out = replace(out, landing=Path(landing))
+        if products is not None:
+            out = replace(out, products=Path(products))
+        if address is not None:
+            out = replace(out, ray=replace(out.ray, address=address))
+        return out
+
+
+def canonical_pipeline(name: str) -> str:
+    """``"detector1"`` or ``"calwebb_detector1"`` -> ``"calwebb_detector1"``; unknown -> ValueError."""
+    full = name if name.startswith("calwebb_") else f"calwebb_{name}"
+    full = router.ALIASES.get(full, full)
+    if full not in PIPELINES:
+        raise ValueError(f"unknown pipeline {name!r}; pipelines: {', '.join(PIPELINES)}")
+    return full
+
+
+def _build(cls, values: Mapping[str, Any], where: str):
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"[{where}] has unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+    return cls(**values)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> ServiceConfig:
+    """Build a :class:`ServiceConfig` from parsed TOML; unknown keys raise ValueError."""
+    data = dict(data)
+    kwargs: dict[str, Any] = {}
+    sections = {"ray": RayConfig, "retries": RetryConfig, "ingest": IngestConfig}
+    for name, cls in sections.items():
+        if name in data:
+            kwargs[name] = _build(cls, data.pop(name), name)
+    pools = _default_pools()
+    for name, values in dict(data.pop("pools", {})).items():
+        full = canonical_pipeline(name)
+        pools[full] = _build(PoolConfig, {**vars(pools[full]), **values}, f"pools.{name}")
+    kwargs["pools"] = pools
+    for key in ("landing", "products"):
+        if key in data:
+            kwargs[key] = Path(data.pop(key))
+    kwargs.update({k: data.pop(k) for k in ("refs", "loop_interval") if k in data})
+    if data:
+        raise ValueError(f"unknown configuration key(s): {', '.join(sorted(data))}")
+    return ServiceConfig(**kwargs)
+
+
+def load_config(path: str | Path | None = None) -> ServiceConfig:
+    """Read a TOML configuration file; ``None`` gives the defaults."""
+    if path is None:
+        return ServiceConfig()
+    with open(path, "rb") as fh:
+        return config_from_dict(tomllib.load(fh))
+
+
+def apply_auth_mode(config: RayConfig, environ: dict | None = None) -> str | None:
+    """Export ``RAY_AUTH_MODE`` for ``"token"``/``"disabled"`` (before Ray starts); returns the mode
+    now in effect (``None`` if unset)."""
+    env = os.environ if environ is None else environ
+    if config.auth_mode != "default":
+        env["RAY_AUTH_MODE"] = config.auth_mode
+    return env.get("RAY_AUTH_MODE")

@@ -1,0 +1,63 @@
+"""ServiceConfig: defaults, TOML loading, validation, auth-mode handling."""
+
+import pytest
+
+from streamcal.config import (PIPELINES, PoolConfig, RetryConfig, ServiceConfig, apply_auth_mode,
+                              canonical_pipeline, config_from_dict, load_config)
+
+
+def test_defaults_cover_every_pipeline_and_fit_two_cpus():
+    config = ServiceConfig()
+    assert set(config.pools) == set(PIPELINES) and len(PIPELINES) == 11
+    assert config.ray.address is None and config.ray.dashboard_host == "127.0.0.1"
+    assert sum(p.size * p.num_cpus for p in config.pools.values()) <= 2.0
+    assert config.pool("detector1") is config.pools["calwebb_detector1"]
+
+
+def test_load_toml(tmp_path):
+    path = tmp_path / "svc.toml"
+    path.write_text('landing = "/data/in"\n[ray]\naddress = "auto"\nauth_mode = "token"\n'
+                    '[retries]\nmax_attempts = 5\n[ingest]\npolling = true\n'
+                    '[pools.detector1]\nsize = 3\nmax_in_flight = 6\n[pools.calwebb_dark1]\nnum_cpus = 1\n'
+                    '[pools.tso1]\nresources = {stage_node = 1}\nlabel_selector = {role = "stage"}\n')
+    config = load_config(path)
+    assert config.ray.address == "auto" and config.ray.auth_mode == "token"
+    assert config.retries.max_attempts == 5 and config.retries.backoff_seconds == 1.0
+    assert config.ingest.polling and str(config.landing) == "/data/in"
+    d1 = config.pool("calwebb_detector1")
+    assert (d1.size, d1.max_in_flight, d1.num_cpus) == (3, 6, 0.5)  # unnamed keys keep their defaults
+    assert config.pool("dark").num_cpus == 1
+    assert config.pool("tso1").resources == {"stage_node": 1} and config.pool("tso1").label_selector == {"role": "stage"}
+    assert load_config(None) == ServiceConfig()
+
+
+@pytest.mark.parametrize("data, match", [
+    ({"bogus": 1}, "unknown configuration key"),
+    ({"ray": {"adress": "x"}}, r"\[ray\] has unknown key"),
+    ({"pools": {"detector9": {}}}, "unknown pipeline"),
+    ({"pools": {"tso1": {"size": 0}}}, ">= 1"),
+    ({"ray": {"auth_mode": "maybe"}}, "auth_mode"),
+])
+def test_bad_config_is_refused(data, match):
+    with pytest.raises(ValueError, match=match):
+        config_from_dict(data)
+
+
+def test_retry_backoff_doubles():
+    assert [RetryConfig(backoff_seconds=0.5).delay(k) for k in (1, 2, 3)] == [0.5, 1.0, 2.0]
+
+
+def test_with_dirs_and_canonical_names(tmp_path):
+    config = ServiceConfig().with_dirs(tmp_path / "in", tmp_path / "out", address="auto")
+    assert config.landing == tmp_path / "in" and config.products == tmp_path / "out"
+    assert config.ray.address == "auto"
+    assert canonical_pipeline("tso3") == "calwebb_tso3"
+    with pytest.raises(ValueError):
+        PoolConfig(num_cpus=-1)
+
+
+def test_apply_auth_mode_exports_only_when_asked():
+    env = {}
+    assert apply_auth_mode(config_from_dict({}).ray, env) is None and env == {}
+    assert apply_auth_mode(config_from_dict({"ray": {"auth_mode": "disabled"}}).ray, env) == "disabled"
+    assert env["RAY_AUTH_MODE"] == "disabled"

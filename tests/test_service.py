@@ -1,0 +1,314 @@
+"""The service on a real (lean, session-wide) Ray cluster with real files.
+
+Every Ray test of streamcal lives in this module: one ``ray.init`` per pytest session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from streamcal.config import IngestConfig, PoolConfig, RetryConfig, ServiceConfig, _default_pools  # noqa: E402
+from streamcal.ledger import Ledger  # noqa: E402
+from streamcal.sim import simulate_to_directory  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 ** 2,
+                 log_to_driver=False, namespace="streamcal-test")
+    yield
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def stock(tmp_path_factory, refs):
+    """Raw exposures simulated once: name -> path (outside any landing directory)."""
+    out = tmp_path_factory.mktemp("stock")
+    specs = {
+        "img": dict(detector="NRCA1", exp_type="NRC_IMAGE", subarray="SUB64P", ngroups=3, n_exposures=12),
+        "dark": dict(detector="NRCA1", exp_type="NRC_DARK", subarray="SUB64P", ngroups=3, observation=5),
+        "tso": dict(detector="NRCA1", exp_type="NRC_TSIMAGE", subarray="SUB64P", ngroups=3, nints=2, observation=4),
+        "big": dict(detector="NRCA1", exp_type="NRC_IMAGE", subarray="SUB400P", ngroups=20, observation=7),
+    }
+    paths = {}
+    for key, spec in specs.items():
+        got = simulate_to_directory(out / key, refs=refs, seed=len(paths), **spec)
+        for k, p in enumerate(sorted(got)):
+            paths[f"{key}{k}"] = p
+    return paths
+
+
+def _config(landing: Path, products: Path, **pool_overrides) -> ServiceConfig:
+    pools = {name: replace(pool, size=1, num_cpus=0.1, memory_mb=0) for name, pool in _default_pools().items()}
+    pools.update(pool_overrides)
+    return ServiceConfig(landing=landing, products=products, loop_interval=0.05,
+                         retries=RetryConfig(max_attempts=3, backoff_seconds=0.2),
+                         ingest=IngestConfig(sweep_interval=0.5, stability_seconds=0.5, poll_interval=0.2,
+                                             incomplete_timeout=20),
+                         pools=pools)
+
+
+def _land(src: Path, landing: Path, name: str | None = None, how: str = "rename") -> Path:
+    """Land a file the way real transfers do: atomic rename from a sibling directory, a slow
+    chunked write in place, or an rsync-style hidden temp file renamed into place."""
+    dest = landing / (name or src.name)
+    data = src.read_bytes()
+    if how == "rename":
+        stage = landing.parent / "staging"
+        stage.mkdir(exist_ok=True)
+        tmp = stage / dest.name
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+    elif how == "rsync":
+        tmp = landing / f".{dest.name}.Xy12ab"
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+    elif how == "slow":
+        with open(dest, "wb") as fh:
+            step = len(data) // 4 + 1
+            for k in range(0, len(data), step):
+                fh.write(data[k:k + step])
+                fh.flush()
+                time.sleep(0.15)
+    return dest
+
+
+def _hostile_files(landing: Path, good: Path, tmp_path: Path) -> None:
+    """Bad inputs of every kind the ingest and router checks know."""
+    from astropy.io import fits
+
+    (landing / "empty_uncal.fits").write_bytes(b"")
+    (landing / "adir_uncal.fits").mkdir()
+    (tmp_path / "outside.fits").write_bytes(good.read_bytes())
+    (landing / "link_uncal.fits").symlink_to(tmp_path / "outside.fits")
+    (landing / "truncated_uncal.fits").write_bytes(good.read_bytes()[:20000])
+    huge = fits.Header({"SIMPLE": True, "BITPIX": 16, "NAXIS": 3, "NAXIS1": 100000, "NAXIS2": 100000,
+                        "NAXIS3": 1000, "EXTEND": True})
+    (landing / "huge_uncal.fits").write_bytes(huge.tostring().encode() + b"\0" * 2880)
+    with fits.open(good) as hdul:
+        del hdul[0].header["EXP_TYPE"]
+        hdul.writeto(landing / "noexp_uncal.fits")
+
+
+def _product_files(products: Path) -> list[str]:
+    return sorted(p.name for p in products.glob("*.fits"))
+
+
+def _ledger(products: Path) -> Ledger:
+    return Ledger(products / "ledger.sqlite", synchronous="NORMAL")
+
+
+def test_end_to_end_bad_input_and_duplicates(ray_cluster, stock, tmp_path):
+    from streamcal.actors.service import Service
+
+    landing, products = tmp_path / "landing", tmp_path / "products"
+    landing.mkdir()
+    _land(stock["img0"], landing)                         # present before the service starts
+    service = Service(_config(landing, products)).start()
+    many = [f"img{k}" for k in range(3, 12)]
+    try:
+        for k, key in enumerate(many):                   # a stream: every way a file lands
+            _land(stock[key], landing, how=("rename", "rsync", "slow")[k % 3])
+        _land(stock["img1"], landing, how="slow")
+        _land(stock["dark0"], landing, how="rsync")
+        _land(stock["tso0"], landing)
+        (landing / "notfits_uncal.fits").write_bytes(b"hello, this is not FITS\n" * 200)
+        with open(stock["img2"], "rb") as fh:
+            from astropy.io import fits
+
+            hdul = fits.open(fh)
+            hdul[0].header["EXP_TYPE"] = "NRC_BOGUS"
+            hdul.writeto(landing / "bogus_uncal.fits")
+        _hostile_files(landing, stock["img2"], tmp_path)
+        time.sleep(0.3)
+        _land(stock["img0"], landing, name="copy_of_img0_uncal.fits")   # same content, other name
+        assert service.wait_idle(60), service.errors
+        summary = service.status()
+    finally:
+        service.stop()
+    names = _product_files(products)
+    expect = sorted([stock["img0"].name.replace("uncal", "rate"), stock["img1"].name.replace("uncal", "rate"),
+                     stock["dark0"].name.replace("uncal", "dark"),
+                     stock["tso0"].name.replace("uncal", "rate"), stock["tso0"].name.replace("uncal", "rateints")]
+                    + [stock[key].name.replace("uncal", "rate") for key in many])
+    assert names == expect and len(expect) == 14
+    assert not list(products.glob(".*.part"))
+    quarantined = {p.name.removesuffix(".reason.json"): json.loads(p.read_text())["check"]
+                   for p in (products / "quarantine").glob("*.reason.json")}
+    assert quarantined == {"bogus_uncal.fits": "exp_type", "notfits_uncal.fits": "fits", "empty_uncal.fits": "empty",
+                           "adir_uncal.fits": "regular_file", "link_uncal.fits": "symlink",
+                           "truncated_uncal.fits": "truncated", "huge_uncal.fits": "size",
+                           "noexp_uncal.fits": "exp_type"}
+    assert (products / "quarantine" / "link_uncal.fits").is_symlink() and (tmp_path / "outside.fits").exists()
+    reason = json.loads((products / "quarantine" / "bogus_uncal.fits.reason.json").read_text())
+    assert reason["check"] == "exp_type" and "NRC_BOGUS" in reason["reason"]
+    with _ledger(products) as ledger:
+        recs = {Path(r.path).name: r for r in ledger.in_flight()}
+        assert not recs, recs  # nothing left hanging
+        rows = ledger._db.execute("SELECT name, state, error_check FROM files").fetchall()
+        states = {r["name"]: (r["state"], r["error_check"]) for r in rows}
+        assert len(ledger.products()) == len(expect)
+    assert states[stock["dark0"].name] == ("done", None)
+    # stage 2 is not implemented: the imaging exposures fail there, with that reason, after stage 1
+    assert states[stock["img0"].name] == ("failed", "not_implemented")
+    assert states[stock["tso0"].name] == ("failed", "not_implemented")
+    assert states["bogus_uncal.fits"][0] == "quarantined"
+    assert "copy_of_img0_uncal.fits" not in states       # an alias, never processed
+    assert summary["states"]["quarantined"] == len(quarantined)
+
+
+def test_killed_worker_and_restart_yield_one_product_set(ray_cluster, stock, tmp_path):
+    from streamcal.actors.service import Service
+
+    landing, products = tmp_path / "landing", tmp_path / "products"
+    landing.mkdir()
+    config = _config(landing, products)
+    service = Service(config).start()
+    try:
+        _land(stock["img2"], landing)                      # warm the pool: the worker is up
+        assert service.wait_idle(60), service.errors
+        _land(stock["big0"], landing)
+        pool = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:     # wait until the exposure is inside a worker
+            pool = service.pools.get("calwebb_detector1")
+            if pool is not None and pool.inflight:
+                break
+            time.sleep(0.02)
+        assert pool is not None and pool.inflight
+        time.sleep(0.2)
+        (ref,) = pool.inflight
+        assert not ray.wait([ref], timeout=0)[0], "the exposure finished before the kill: make it bigger"
+        ray.kill(pool.workers[0], no_restart=False)          # a crash mid-exposure
+        assert service.wait_idle(60), service.errors
+        assert pool.replaced >= 1
+    finally:
+        service.stop()
+    rate = stock["big0"].name.replace("uncal", "rate")
+    warm = stock["img2"].name.replace("uncal", "rate")
+    assert _product_files(products) == sorted([rate, warm])
+    with _ledger(products) as ledger:
+        rec = ledger.by_path(str(landing / stock["big0"].name))
+        assert rec.state == "failed" and rec.error_check == "not_implemented"   # stage 2, after stage 1
+        assert [p.path for p in ledger.products(rec.id)] == [str(products / rate)]
+        attempts = [e for e in ledger.events(rec.id) if e["event"] == "started" and e["detail"]["stage"]
+                    == "calwebb_detector1"]
+        assert len(attempts) >= 2                          # the killed attempt was retried
+
+    # stop in the middle of a stream, start again: resumes, nothing twice
+    stream = ["img0", "dark0", "tso0"] + [f"img{k}" for k in range(3, 12)]
+    for key in stream:
+        _land(stock[key], landing)
+    service = Service(config).start()
+    time.sleep(0.4)
+    service.stop(drain_timeout=0)
+    with _ledger(products) as ledger:
+        assert ledger.in_flight()                            # stopped mid-stream
+    service = Service(config).start()
+    try:
+        assert service.wait_idle(60), service.errors
+    finally:
+        service.stop()
+    expect = sorted([rate, warm, stock["img0"].name.replace("uncal", "rate"),
+                     stock["dark0"].name.replace("uncal", "dark"), stock["tso0"].name.replace("uncal", "rate"),
+                     stock["tso0"].name.replace("uncal", "rateints")]
+                    + [stock[f"img{k}"].name.replace("uncal", "rate") for k in range(3, 12)])
+    assert _product_files(products) == expect and not list(products.glob(".*.part"))
+    with _ledger(products) as ledger:
+        assert len(ledger.products()) == len(expect) and not ledger.in_flight()
+        assert len(ledger._db.execute("SELECT id FROM files").fetchall()) == 2 + len(stream)
+
+
+def test_streamcal_run_killed_with_sigkill_then_resumed(ray_cluster, stock, tmp_path):
+    """``streamcal run`` joins the cluster (token auth), is SIGKILLed mid-stream, and a new
+    service on the same directories finishes the job: one product set per exposure."""
+    import signal
+    import subprocess
+    import sys
+
+    from streamcal.actors.service import Service
+
+    landing, products = tmp_path / "landing", tmp_path / "products"
+    landing.mkdir()
+    keys = ("img0", "img1", "img2", "dark0", "tso0", "big0")
+    for key in keys:
+        _land(stock[key], landing)
+    cfg = tmp_path / "svc.toml"
+    cfg.write_text('loop_interval = 0.05\n[ray]\nauth_mode = "token"\n'
+                   "[ingest]\nsweep_interval = 0.5\nstability_seconds = 0.5\n"
+                   + "".join(f"[pools.{p}]\nsize = 1\nnum_cpus = 0.1\nmemory_mb = 0\n"
+                             for p in ("detector1", "tso1", "dark", "image2")))
+    address = ray.get_runtime_context().gcs_address
+    proc = subprocess.Popen([sys.executable, "-m", "streamcal", "run", str(landing), "--products", str(products),
+                             "--config", str(cfg), "--address", address],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (products / "ledger.sqlite").exists():
+                with _ledger(products) as ledger:
+                    if ledger.products():
+                        break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read().decode()
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    with _ledger(products) as ledger:
+        assert ledger.in_flight()                            # killed mid-stream
+    service = Service(_config(landing, products)).start()
+    try:
+        assert service.wait_idle(60), service.errors
+    finally:
+        service.stop()
+    suffixes = {"img0": ["rate"], "img1": ["rate"], "img2": ["rate"], "dark0": ["dark"],
+                "tso0": ["rate", "rateints"], "big0": ["rate"]}
+    expect = sorted(stock[k].name.replace("uncal", s) for k in keys for s in suffixes[k])
+    assert _product_files(products) == expect and not list(products.glob(".*.part"))
+    with _ledger(products) as ledger:
+        assert len(ledger.products()) == len(expect) and not ledger.in_flight()
+
+
+def test_stage_pool_bounds_in_flight_and_honours_backoff(ray_cluster, stock, tmp_path):
+    from streamcal.actors.pool import Job, StagePool
+    from streamcal.actors.worker import NOT_IMPLEMENTED, OK
+
+    pool = StagePool("calwebb_detector1", PoolConfig(size=1, num_cpus=0.1, memory_mb=0, max_in_flight=2),
+                     str(tmp_path))
+    calls = []
+    for k in range(3):
+        pool.enqueue(Job(k, str(stock[f"img{k}"]), "calwebb_detector1"))
+    pool.enqueue(Job(9, str(stock["dark0"]), "calwebb_detector1", ready_at=time.monotonic() + 3600))
+    try:
+        started = pool.submit_ready(lambda job: calls.append(job.file_id) or True)
+        assert [j.file_id for j in started] == [0, 1] and len(pool.inflight) == 2 and pool.depth == 2
+        assert pool.submit_ready(lambda job: True) == []            # the window is full
+        outcomes = [pool.collect(ref) for ref in list(pool.inflight)]
+        assert [o["kind"] for _, o in outcomes] == [OK, OK]
+        started = pool.submit_ready(lambda job: calls.append(job.file_id) or True)
+        assert [j.file_id for j in started] == [2] and pool.depth == 1   # job 9 waits for its backoff
+        assert pool.has_job(9) and not pool.has_job(0)
+        assert calls == [0, 1, 2]
+        (_, outcome), = [pool.collect(ref) for ref in list(pool.inflight)]
+        assert outcome["kind"] == OK
+    finally:
+        pool.shutdown()
+    ni = StagePool("calwebb_image2", PoolConfig(size=1, num_cpus=0, memory_mb=0), str(tmp_path))
+    try:
+        ni.enqueue(Job(1, str(stock["img0"]), "calwebb_image2"))
+        ni.submit_ready(lambda job: True)
+        (_, outcome), = [ni.collect(ref) for ref in list(ni.inflight)]
+        assert outcome["kind"] == NOT_IMPLEMENTED
+    finally:
+        ni.shutdown()

@@ -33,6 +33,7 @@ stage 2 or 3 goes to ``done`` early; any non-terminal state can go to ``failed``
 API
 ---
 Writes: :meth:`~Ledger.record_landed` (dedupe by content), :meth:`~Ledger.transition`,
+:meth:`~Ledger.transition_many` and :meth:`~Ledger.batch` (several writes, one commit),
 :meth:`~Ledger.start_attempt`, :meth:`~Ledger.record_product` (idempotent by path).
 Reads: :meth:`~Ledger.get`, :meth:`~Ledger.by_path`, :meth:`~Ledger.by_sha256`,
 :meth:`~Ledger.in_flight` (what to resume), :meth:`~Ledger.known_paths` (for the ingest sweep),
@@ -42,6 +43,7 @@ Reads: :meth:`~Ledger.get`, :meth:`~Ledger.by_path`, :meth:`~Ledger.by_sha256`,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -199,6 +201,7 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._lock = threading.RLock()
+        self._batch_depth = 0
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0,
                                    check_same_thread=False)
         self._db.row_factory = sqlite3.Row
@@ -219,7 +222,40 @@ class Ledger:
             raise
 
     def _tx(self):
-        return _Transaction(self._db)
+        return _Savepoint(self._db) if self._batch_depth else _Transaction(self._db)
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Run several writes as one transaction: one commit (one fsync) for all of them.
+
+        Inside the block every write method runs in its own savepoint: a write that raises
+        undoes only itself, and the caller may go on.  Nothing is committed (nor visible to
+        other connections) until the block exits normally; an exception leaving the block
+        rolls every write of the block back.  Nested ``batch`` blocks join the outer one.
+        The lock is held for the whole block::
+
+            with ledger.batch():
+                ledger.transition(fid, "routed", route=route)
+                ledger.transition(fid, "stage1", stage="calwebb_detector1")
+        """
+        with self._lock:
+            if self._batch_depth:
+                self._batch_depth += 1
+                try:
+                    yield self
+                finally:
+                    self._batch_depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._batch_depth = 1
+            try:
+                yield self
+            except BaseException:
+                self._batch_depth = 0
+                self._db.execute("ROLLBACK")
+                raise
+            self._batch_depth = 0
+            self._db.execute("COMMIT")
 
     @_locked
     def close(self) -> None:
@@ -327,6 +363,31 @@ class Ledger:
                 event_detail["route"] = _jsonable(route)
             self._event(now, file_id, state, state, {"from": current.state, "stage": stage, **event_detail})
             return self._row(file_id)
+
+    def transition_many(self, items) -> list[FileRecord]:
+        """:meth:`transition` several files (or one file several times) in one transaction.
+
+        Parameters
+        ----------
+        items : iterable of (file_id, state) or (file_id, state, kwargs)
+            Applied in order; ``kwargs`` are :meth:`transition`'s keyword arguments.
+
+        Returns
+        -------
+        list of FileRecord
+            The record after each transition.
+
+        Raises
+        ------
+        ValueError, KeyError
+            As :meth:`transition`; then none of the transitions is applied (all or nothing).
+        """
+        out = []
+        with self.batch():
+            for item in items:
+                file_id, state, *rest = item
+                out.append(self.transition(file_id, state, **(rest[0] if rest else {})))
+        return out
 
     @_locked
     def start_attempt(self, file_id: int, stage: str | None = None) -> int:
@@ -456,6 +517,21 @@ class Ledger:
         return {"files": sum(states.values()), "states": states, "stages": stages,
                 "products": n_products, "oldest_waiting": oldest,
                 "recent_products": [dict(r) for r in rows]}
+
+
+class _Savepoint:
+    """``SAVEPOINT`` … ``RELEASE`` inside a batch (``ROLLBACK TO`` on any exception)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("SAVEPOINT ledger_write")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type:
+            self._db.execute("ROLLBACK TO ledger_write")
+        self._db.execute("RELEASE ledger_write")
 
 
 class _Transaction:

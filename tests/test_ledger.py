@@ -295,3 +295,56 @@ def test_event_detail_kept(ledger):
     routed, stage1 = ledger.events(fid)[1:]
     assert routed["detail"] == {"from": "landed", "stage": None, "why": "EXP_TYPE NRC_IMAGE"}
     assert stage1["detail"] == {"from": "routed", "stage": "calwebb_detector1", "detail": ["a", 1]}
+
+
+class TestBatch:
+    def test_batch_commits_once_and_is_invisible_until_then(self, ledger, tmp_path):
+        """Writes in a batch are one transaction: another connection sees none of them until
+        the block exits, then all of them."""
+        fid, _ = ledger.record_landed("/in/a.fits", "sha-a", 10)
+        other = sqlite3.connect(tmp_path / "ledger.sqlite")
+        with ledger.batch():
+            ledger.transition(fid, "routed")
+            ledger.transition(fid, "stage1", stage="calwebb_detector1")
+            assert ledger.start_attempt(fid, "calwebb_detector1") == 1
+            assert other.execute("SELECT state FROM files WHERE id=?", (fid,)).fetchone()[0] == "landed"
+        assert other.execute("SELECT state, attempts FROM files WHERE id=?", (fid,)).fetchone() == ("stage1", 1)
+        other.close()
+
+    def test_failed_write_in_batch_undoes_only_itself(self, ledger):
+        """A write that raises inside a batch is rolled back alone; the others commit."""
+        a, _ = ledger.record_landed("/in/a.fits", "sha-a", 10)
+        b, _ = ledger.record_landed("/in/b.fits", "sha-b", 10)
+        with ledger.batch():
+            ledger.transition(a, "routed")
+            with pytest.raises(ValueError, match="not allowed"):
+                ledger.transition(b, "done")
+            ledger.transition(b, "routed")
+        assert ledger.get(a).state == ledger.get(b).state == "routed"
+        assert [e["state"] for e in ledger.events(b)] == ["landed", "routed"]
+
+    def test_exception_leaving_batch_rolls_back_all(self, ledger):
+        """An exception leaving the (outer) batch undoes every write in it, nested ones too."""
+        fid, _ = ledger.record_landed("/in/a.fits", "sha-a", 10)
+        with pytest.raises(RuntimeError):
+            with ledger.batch():
+                ledger.transition(fid, "routed")
+                with ledger.batch():
+                    ledger.record_landed("/in/c.fits", "sha-c", 3)
+                raise RuntimeError("boom")
+        assert ledger.get(fid).state == "landed" and ledger.by_sha256("sha-c") is None
+        ledger.transition(fid, "routed")  # the connection is usable afterwards
+        assert ledger.get(fid).state == "routed"
+
+    def test_transition_many_in_order_all_or_nothing(self, ledger):
+        """transition_many applies (id, state[, kwargs]) items in order; one bad item: none applied."""
+        a, _ = ledger.record_landed("/in/a.fits", "sha-a", 10)
+        b, _ = ledger.record_landed("/in/b.fits", "sha-b", 10)
+        recs = ledger.transition_many([(a, "routed", {"route": {"stage1": "x"}}), (a, "stage1", {"stage": "x"}),
+                                       (b, "routed")])
+        assert [(r.id, r.state) for r in recs] == [(a, "routed"), (a, "stage1"), (b, "routed")]
+        assert ledger.get(a).route == {"stage1": "x"} and ledger.get(a).stage == "x"
+        with pytest.raises(ValueError, match="not allowed"):
+            ledger.transition_many([(b, "stage1"), (a, "landed")])
+        assert ledger.get(b).state == "routed" and ledger.get(a).state == "stage1"
+        assert ledger.transition_many([]) == []

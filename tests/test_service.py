@@ -312,3 +312,51 @@ def test_stage_pool_bounds_in_flight_and_honours_backoff(ray_cluster, stock, tmp
         assert outcome["kind"] == NOT_IMPLEMENTED
     finally:
         ni.shutdown()
+
+
+def test_ledger_actor_apply_batches_writes_in_one_transaction(ray_cluster, tmp_path):
+    """apply runs several writes in one call and one commit; a failed op skips the rest of its
+    group only; unbatchable methods are refused; transition_many is all or nothing."""
+    from streamcal.actors.ledger_actor import LEDGER_NAME, LedgerActor
+
+    actor = LedgerActor.options(num_cpus=0).remote(str(tmp_path))
+    try:
+        (a, (b, _)) = [r["ok"] for r in ray.get(actor.apply.remote(
+            [(None, "record_landed", ("/in/a.fits", "sha-a", 1), {}),
+             (None, "record_landed", ("/in/b.fits", "sha-b", 1), {})]))]
+        a = a[0]
+        res = ray.get(actor.apply.remote([
+            (a, "transition", (a, "routed"), {"route": {"stage1": "p"}}),
+            (a, "transition", (a, "stage1"), {"stage": "p"}),
+            (b, "transition", (b, "stage1"), {}),                    # not allowed from landed
+            (b, "transition", (b, "routed"), {}),                    # same group: skipped
+            (None, "start_attempt", (a, "p"), {}),
+        ]))
+        assert "ok" in res[0] and "ok" in res[1] and res[2]["type"] == "ValueError"
+        assert res[3] == {"skipped": True} and res[4] == {"ok": 1}
+        with Ledger(tmp_path / LEDGER_NAME) as led:
+            assert (led.get(a).state, led.get(a).attempts, led.get(b).state) == ("stage1", 1, "landed")
+        with pytest.raises(ValueError, match="cannot be batched"):
+            ray.get(actor.apply.remote([(None, "quarantine", (a, "/x", "c", "r"), {})]))
+        with pytest.raises(ValueError, match="not allowed"):
+            ray.get(actor.transition_many.remote([(b, "routed"), (b, "done")]))
+        recs = ray.get(actor.transition_many.remote([(b, "routed"), (b, "stage1", {"stage": "p"})]))
+        assert [r["state"] for r in recs] == ["routed", "stage1"]
+        events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+        assert [e["event"] for e in events if e.get("file") == "b.fits"] == ["landed", "routed", "started"]
+    finally:
+        ray.kill(actor, no_restart=True)
+
+
+def test_stage_pool_take_ready_respects_window_and_backoff(tmp_path):
+    """take_ready takes at most the free window, skipping (and keeping) jobs in backoff."""
+    from streamcal.actors.pool import Job, StagePool
+
+    pool = StagePool("calwebb_detector1", PoolConfig(size=1, num_cpus=0.1, memory_mb=0, max_in_flight=2),
+                     str(tmp_path))
+    pool.enqueue(Job(9, "/x9", "calwebb_detector1", ready_at=time.monotonic() + 3600))
+    for k in range(3):
+        pool.enqueue(Job(k, f"/x{k}", "calwebb_detector1"))
+    assert [j.file_id for j in pool.take_ready()] == [0, 1]
+    assert [j.file_id for j in pool.queue] == [9, 2]
+    assert [j.file_id for j in pool.take_ready(now=time.monotonic() + 7200)] == [9, 2]

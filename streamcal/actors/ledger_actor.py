@@ -51,8 +51,12 @@ class LedgerActor:
         self.ledger = Ledger(self.products / LEDGER_NAME)
         self.events = EventLog(self.products / "events.jsonl")
         self.table = ProductTable(self.products / "products_table")
+        self._pending: list | None = None  # event-log lines held back until the batch commits
 
     def _log(self, event: str, name: str, stage: str | None = None, **detail) -> None:
+        if self._pending is not None:
+            self._pending.append((event, name, stage, detail))
+            return
         try:
             self.events.write(event, file=name, stage=stage,
                               detail={k: v for k, v in detail.items() if v is not None})
@@ -76,7 +80,7 @@ class LedgerActor:
         return self.ledger.start_attempt(file_id, stage)
 
     def record_products(self, file_id: int, products: list, stage: str | None,
-                        seconds: float | None = None) -> int:
+                        seconds: float | None = None, flush: bool = True) -> int:
         """Record ``[[path, suffix], ...]`` written for a file (idempotent by path: a rerun adds
         no row), in the ledger, the event log and the product table; returns how many are new."""
         rec = self.ledger.get(file_id)
@@ -90,11 +94,77 @@ class LedgerActor:
                             "stage": _stage_number(stage, route), "pipeline": stage,
                             "exp_type": route.get("exp_type"), "sha256": sha,
                             "size": Path(path).stat().st_size, "seconds": seconds})
+        if flush:
+            self._flush_table()
+        return new
+
+    def _flush_table(self) -> None:
         try:
             self.table.flush()
         except Exception:  # the table is a view; the ledger is the record
             pass
-        return new
+
+    #: Methods :meth:`apply` may run.
+    BATCHABLE = frozenset({"record_landed", "transition", "start_attempt", "record_products"})
+
+    def apply(self, ops: list) -> list:
+        """Run several writes in one ledger transaction (one commit) and return their results.
+
+        Parameters
+        ----------
+        ops : list of (group, method, args, kwargs)
+            ``method`` one of :attr:`BATCHABLE`.  Ops run in order; when one raises, it alone is
+            undone and the later ops of the same ``group`` are skipped (``group`` None: no group).
+
+        Returns
+        -------
+        list of dict
+            Per op ``{"ok": result}``, ``{"error": "Type: message", "type": "Type"}`` or
+            ``{"skipped": True}``.  Everything reported ``ok`` is committed when this returns.
+        """
+        results: list = []
+        failed: set = set()
+        self._pending = []
+        try:
+            with self.ledger.batch():
+                for group, method, args, kwargs in ops:
+                    if method not in self.BATCHABLE:
+                        raise ValueError(f"apply: {method!r} cannot be batched; allowed: {sorted(self.BATCHABLE)}")
+                    if group is not None and group in failed:
+                        results.append({"skipped": True})
+                        continue
+                    if method == "record_products":
+                        kwargs = {**kwargs, "flush": False}
+                    try:
+                        results.append({"ok": getattr(self, method)(*args, **kwargs)})
+                    except Exception as exc:
+                        results.append({"error": f"{type(exc).__name__}: {exc}", "type": type(exc).__name__})
+                        if group is not None:
+                            failed.add(group)
+            pending, self._pending = self._pending, None
+        finally:
+            self._pending = None
+        for event, name, stage, detail in pending:  # after the commit: the log never runs ahead
+            self._log(event, name, stage=stage, **detail)
+        self._flush_table()
+        return results
+
+    def transition_many(self, items: list) -> list[dict]:
+        """Several :meth:`transition` calls in one transaction, all or nothing (see
+        :meth:`streamcal.ledger.Ledger.transition_many`); returns the records."""
+        pending: list = []
+        self._pending = pending
+        try:
+            with self.ledger.batch():
+                out = []
+                for item in items:
+                    file_id, state, *rest = item
+                    out.append(self.transition(file_id, state, **(rest[0] if rest else {})))
+        finally:
+            self._pending = None
+        for event, name, stage, detail in pending:
+            self._log(event, name, stage=stage, **detail)
+        return out
 
     def quarantine(self, file_id: int | None, path: str, check: str, reason: str) -> dict | None:
         """Move a bad input to ``<products>/quarantine/`` (with its reason) and mark it quarantined.
@@ -117,11 +187,11 @@ class LedgerActor:
         if p.exists() or p.is_symlink():
             quarantine(p, self.products, check=check, reason=reason)
         self._log("quarantined", p.name, file_id=file_id, check=check, reason=reason)
+        return rec
 
     def log(self, event: str, name: str, stage: str | None = None, **detail) -> None:
         """Write one event to the event log (e.g. ``retried``)."""
         self._log(event, name, stage=stage, **detail)
-        return rec
 
     def in_flight(self) -> list[dict]:
         return [_plain(r) for r in self.ledger.in_flight()]

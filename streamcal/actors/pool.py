@@ -95,23 +95,40 @@ class StagePool:
         ``before_submit(job)`` records the attempt (in the ledger) before the work is handed on;
         when it returns False the job is dropped (e.g. attempts used up).
         """
-        now = time.monotonic() if now is None else now
         started: list[Job] = []
+        while True:
+            taken = self.take_ready(now)
+            dropped = False
+            for job in taken:
+                if before_submit(job):
+                    self.launch(job, now)
+                    started.append(job)
+                else:
+                    dropped = True
+            if not dropped:  # a dropped job leaves room for the next one
+                return started
+
+    def take_ready(self, now: float | None = None) -> list[Job]:
+        """Take from the queue the jobs that may start now: backoff passed, at most as many as
+        the in-flight window has room for.  Hand each to :meth:`launch` (or drop it)."""
+        now = time.monotonic() if now is None else now
+        room = self.config.max_in_flight - len(self.inflight)
+        taken: list[Job] = []
         waiting: deque[Job] = deque()
-        while self.queue and len(self.inflight) < self.config.max_in_flight:
+        while self.queue and len(taken) < room:
             job = self.queue.popleft()
-            if job.ready_at > now:
-                waiting.append(job)
-                continue
-            if not before_submit(job):
-                continue
-            index = min(range(len(self.workers)), key=lambda i: self.load[i])
-            ref = self._worker(index).process.remote(job.path, self.products_dir)
-            self.inflight[ref] = (job, index, now)
-            self.load[index] += 1
-            started.append(job)
+            (waiting if job.ready_at > now else taken).append(job)
         self.queue.extendleft(reversed(waiting))
-        return started
+        return taken
+
+    def launch(self, job: Job, now: float | None = None):
+        """Submit one job to the least-loaded worker; returns the call's ObjectRef."""
+        now = time.monotonic() if now is None else now
+        index = min(range(len(self.workers)), key=lambda i: self.load[i])
+        ref = self._worker(index).process.remote(job.path, self.products_dir)
+        self.inflight[ref] = (job, index, now)
+        self.load[index] += 1
+        return ref
 
     def collect(self, ref) -> tuple[Job, dict]:
         """The outcome of a finished call; a dead worker becomes a ``transient`` outcome and is

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import ray
@@ -76,6 +77,11 @@ class Service:
         self._idle = threading.Event()
         self._sweep_asked = threading.Event()
         self._landed_at: dict[int, float] = {}
+        self._arrivals: deque[dict] = deque()  # candidates polled, not yet recorded
+
+    #: At most this many new files are recorded and routed per loop round, so that submitting
+    #: and collecting work interleaves with a burst of arrivals.
+    land_batch = 8
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Service":
@@ -147,6 +153,11 @@ class Service:
     def _ledger(self, method: str, *args, **kwargs):
         return ray.get(getattr(self.ledger, method).remote(*args, **kwargs))
 
+    def _apply(self, ops: list) -> list:
+        """Run ``(group, method, args, kwargs)`` ops in one ledger transaction (see
+        :meth:`LedgerActor.apply`); everything reported ``ok`` is committed on return."""
+        return ray.get(self.ledger.apply.remote(ops)) if ops else []
+
     def _enqueue(self, file_id: int, path: str, pipeline: str, route: dict, state: str) -> None:
         self._ledger("transition", file_id, state, stage=pipeline)
         self.pool(pipeline).enqueue(Job(file_id, path, pipeline, self._landed_at.get(file_id, time.time()),
@@ -185,7 +196,7 @@ class Service:
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
-        last_sweep = 0.0
+        last_sweep = last_poll = 0.0
         draining_since = None
         while True:
             try:
@@ -202,13 +213,22 @@ class Service:
                     asked = self._sweep_asked.is_set()
                     self._sweep_asked.clear()
                     last_sweep = now
-                batch = ray.get(self.ingest.poll.remote(sweep))
-                for cand in batch["candidates"]:
-                    self._land(cand)
+                # while results stream in the loop turns fast: ask the ingest actor at most
+                # every half loop_interval (a sweep asks at once)
+                poll = sweep or now - last_poll >= self.config.loop_interval / 2
+                batch = {"candidates": [], "pending": 0}
+                if poll:
+                    last_poll = now
+                    batch = ray.get(self.ingest.poll.remote(sweep))
+                    self._arrivals.extend(batch["candidates"])
+                self._submit()  # work already queued starts before new arrivals are recorded
+                self._land_some()
                 self._submit()
                 self._collect(self.config.loop_interval)
-                self._gauges()
-                if sweep and asked and not batch["candidates"] and batch["pending"] == 0 and self._quiet():
+                if poll:
+                    self._gauges()
+                if (sweep and asked and not batch["candidates"] and not self._arrivals and batch["pending"] == 0
+                        and self._quiet()):
                     self._idle.set()
                 elif sweep and asked:
                     self._sweep_asked.set()  # not idle yet: sweep again next round
@@ -222,32 +242,60 @@ class Service:
     def _quiet(self) -> bool:
         return all(not p.queue and not p.inflight for p in self.pools.values())
 
-    def _land(self, cand: dict) -> None:
-        path = cand["path"]
-        if cand["kind"] != "ok":
-            self._quarantine(None, path, cand["check"], cand["reason"])
-            return
-        file_id, is_new = self._ledger("record_landed", path, cand["sha256"], cand["size"])
-        if not is_new:
-            return
-        metrics.files_landed().inc()
-        self._landed_at[file_id] = time.time()
-        self._route_new(file_id, path)
+    def _land_some(self) -> None:
+        """Record up to :attr:`land_batch` arrivals (one ledger call), route the new ones and
+        move them to stage 1 (one more ledger call), then queue them."""
+        cands = [self._arrivals.popleft() for _ in range(min(self.land_batch, len(self._arrivals)))]
+        good = []
+        for cand in cands:
+            if cand["kind"] != "ok":
+                self._quarantine(None, cand["path"], cand["check"], cand["reason"])
+            else:
+                good.append(cand)
+        results = self._apply([(None, "record_landed", (c["path"], c["sha256"], c["size"]), {}) for c in good])
+        ops, jobs = [], []
+        for cand, res in zip(good, results):
+            if "ok" not in res:
+                self.errors.append(f"{cand['path']}: {res.get('error')}")
+                continue
+            file_id, is_new = res["ok"]
+            if not is_new:
+                continue
+            metrics.files_landed().inc()
+            self._landed_at[file_id] = time.time()
+            path = cand["path"]
+            try:
+                route = route_file(path)
+            except BadInputError as exc:
+                self._quarantine(file_id, path, exc.check, exc.reason, stage="router")
+                continue
+            rd = route_dict(route)
+            ops += [(file_id, "transition", (file_id, "routed"), {"route": rd}),
+                    (file_id, "transition", (file_id, "stage1"), {"stage": route.stage1})]
+            jobs.append(Job(file_id, path, route.stage1, self._landed_at[file_id], route=rd))
+        results = self._apply(ops)
+        for job, res in zip(jobs, results[1::2]):
+            if "ok" in res:  # committed: now the work may be handed on
+                self.pool(job.pipeline).enqueue(job)
+            else:
+                self.errors.append(f"{job.path}: {res.get('error') or 'not routed'}")
 
     def _submit(self) -> None:
-        for pool in self.pools.values():
-            pool.submit_ready(self._before_submit)
-
-    def _before_submit(self, job: Job) -> bool:
-        try:
-            job.attempts = self._ledger("start_attempt", job.file_id, job.pipeline)
-        except (ValueError, KeyError) as exc:  # no longer in flight (e.g. failed meanwhile): drop it
-            self.errors.append(f"{job.path}: {exc}")
-            return False
-        if job.attempts > self.config.retries.max_attempts:
-            self._fail(job, f"gave up after {job.attempts - 1} attempts", "attempts")
-            return False
-        return True
+        """Start every job that may start now; their attempts are recorded in one ledger call
+        before any of them is handed to a worker."""
+        taken = [(pool, job) for pool in self.pools.values() for job in pool.take_ready()]
+        if not taken:
+            return
+        results = self._apply([(None, "start_attempt", (job.file_id, job.pipeline), {}) for _, job in taken])
+        for (pool, job), res in zip(taken, results):
+            if "ok" not in res:  # no longer in flight (e.g. failed meanwhile): drop it
+                self.errors.append(f"{job.path}: {res.get('error')}")
+                continue
+            job.attempts = res["ok"]
+            if job.attempts > self.config.retries.max_attempts:
+                self._fail(job, f"gave up after {job.attempts - 1} attempts", "attempts")
+                continue
+            pool.launch(job)
 
     def _fail(self, job: Job, reason: str, check: str) -> None:
         metrics.failures().inc(1.0, tags={"stage": job.pipeline, "reason": check})
@@ -261,9 +309,35 @@ class Service:
         ready, _ = ray.wait(list(owner), num_returns=1, timeout=timeout)
         if ready:
             ready, _ = ray.wait(list(owner), num_returns=len(owner), timeout=0)
-        for ref in ready:
-            job, outcome = owner[ref].collect(ref)
-            self._outcome(job, outcome)
+        done = [owner[ref].collect(ref) for ref in ready]
+        self._record_ok([(job, o) for job, o in done if o["kind"] == OK])
+        for job, outcome in done:
+            if outcome["kind"] != OK:
+                self._outcome(job, outcome)
+
+    def _record_ok(self, finished: list) -> None:
+        """Record the products and next state of every successful call in one ledger call,
+        then queue the next stages (only what the ledger committed)."""
+        ops, nexts = [], []
+        for job, outcome in finished:
+            ops.append((job.file_id, "record_products",
+                        (job.file_id, outcome["products"], job.pipeline, outcome["seconds"]), {}))
+            metrics.latency_seconds().observe(max(time.time() - job.landed_at, 0.0), tags={"stage": job.pipeline})
+            route = route_from_dict(job.route)
+            nxt = next_stage(route, job.pipeline)
+            if nxt is not None:
+                ops.append((job.file_id, "transition", (job.file_id, "stage2"), {"stage": nxt}))
+            else:
+                state = self.assoc.add(job.file_id, route)
+                ops.append((job.file_id, "transition", (job.file_id, "done" if state == DONE else state),
+                            {"stage": job.pipeline}))
+            nexts.append((job, nxt))
+        results = self._apply(ops)
+        for (job, nxt), res in zip(nexts, results[1::2]):
+            if "ok" not in res:
+                self.errors.append(f"{job.path}: {res.get('error') or 'products not recorded'}")
+            elif nxt is not None:
+                self.pool(nxt).enqueue(Job(job.file_id, job.path, nxt, job.landed_at, route=job.route))
 
     def _outcome(self, job: Job, outcome: dict) -> None:
         kind = outcome["kind"]

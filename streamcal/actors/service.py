@@ -163,15 +163,21 @@ class Service:
         self.pool(pipeline).enqueue(Job(file_id, path, pipeline, self._landed_at.get(file_id, time.time()),
                                         route=route))
 
-    def _route_new(self, file_id: int, path: str) -> None:
+    def _route_or_quarantine(self, file_id: int, path: str) -> dict | None:
+        """The route (as stored in the ledger), or ``None`` once a file whose header cannot be
+        routed has been quarantined."""
         try:
-            route = route_file(path)
+            return route_dict(route_file(path))
         except BadInputError as exc:
             self._quarantine(file_id, path, exc.check, exc.reason, stage="router")
+            return None
+
+    def _route_new(self, file_id: int, path: str) -> None:
+        rd = self._route_or_quarantine(file_id, path)
+        if rd is None:
             return
-        rd = route_dict(route)
         self._ledger("transition", file_id, "routed", route=rd)
-        self._enqueue(file_id, path, route.stage1, rd, "stage1")
+        self._enqueue(file_id, path, rd["stage1"], rd, "stage1")
 
     def _quarantine(self, file_id, path, check, reason, stage="ingest") -> None:
         metrics.failures().inc(1.0, tags={"stage": stage, "reason": f"quarantine:{check}"})
@@ -264,15 +270,12 @@ class Service:
             metrics.files_landed().inc()
             self._landed_at[file_id] = time.time()
             path = cand["path"]
-            try:
-                route = route_file(path)
-            except BadInputError as exc:
-                self._quarantine(file_id, path, exc.check, exc.reason, stage="router")
+            rd = self._route_or_quarantine(file_id, path)
+            if rd is None:
                 continue
-            rd = route_dict(route)
             ops += [(file_id, "transition", (file_id, "routed"), {"route": rd}),
-                    (file_id, "transition", (file_id, "stage1"), {"stage": route.stage1})]
-            jobs.append(Job(file_id, path, route.stage1, self._landed_at[file_id], route=rd))
+                    (file_id, "transition", (file_id, "stage1"), {"stage": rd["stage1"]})]
+            jobs.append(Job(file_id, path, rd["stage1"], self._landed_at[file_id], route=rd))
         results = self._apply(ops)
         for job, res in zip(jobs, results[1::2]):
             if "ok" in res:  # committed: now the work may be handed on

@@ -11,7 +11,12 @@ RampModel  groupdq (nints,ngroups,...) uint8   DQ bits 0-7
 ImageModel data/err (ny,nx)|(nints,..) float32 DN/s
 ImageModel var_poisson/var_rnoise      float32 (DN/s)^2
 ImageModel dq                          uint32  DQ bits
+ImageModel var_flat (stage 2)          float32 bunit^2
+ImageModel area (stage 2, AREA)        float32 pixel area / nominal
 ========== =========================== ======= ===========
+
+``ImageModel.wcs`` (stage 2 on) is a gwcs ``WCS``: 0-based ``(x, y)`` -> ICRS ``(ra, dec)`` deg,
+frames ``detector -> v2v3 -> v2v3vacorr -> world`` as jwst's imaging WCS.
 
 File reading and writing live in :mod:`streamcal.fitsio`.
 """
@@ -179,6 +184,40 @@ class ImageModel:
     sci_header: fits.Header = field(default_factory=fits.Header)
     int_times: np.ndarray | None = None
     bunit: str = "DN/s"
+    var_flat: np.ndarray | None = None
+    area: np.ndarray | None = None
+    wcs: Any = None
+
+
+@dataclass
+class MosaicModel:
+    """A resampled image (``i2d``): drizzle output of one or more ``cal`` images.
+
+    ============ ======================= ======= ==================================
+    array        shape                   dtype   meaning
+    ============ ======================= ======= ==================================
+    data, err    (ny, nx)                float32 surface brightness (``bunit``)
+    wht          (ny, nx)                float32 drizzle weight sum
+    con          (nplanes, ny, nx)       int32   bit k of plane p: input 32p+k used
+    var_*        (ny, nx) or None        float32 variances, ``bunit`` squared
+    ============ ======================= ======= ==================================
+
+    ``wcs`` is a gwcs ``WCS`` (0-based pixel -> ICRS degrees); ``members`` are the input file
+    names in CON bit order; ``header`` is the primary header, ``sci_header`` the SCI header.
+    """
+
+    header: fits.Header
+    data: np.ndarray
+    err: np.ndarray
+    wht: np.ndarray
+    con: np.ndarray
+    wcs: Any
+    members: list[str] = field(default_factory=list)
+    var_poisson: np.ndarray | None = None
+    var_rnoise: np.ndarray | None = None
+    var_flat: np.ndarray | None = None
+    sci_header: fits.Header = field(default_factory=fits.Header)
+    bunit: str = "MJy/sr"
 
 
 @dataclass

@@ -82,6 +82,19 @@ def _add_status(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
+def _add_associations(sub) -> None:
+    p = sub.add_parser("associations", help="build ASN files from an association pool (like asn_generate)")
+    p.add_argument("pool", help="association pool file ('|'-separated, as in operations)")
+    p.add_argument("--out", required=True, help="directory for the *_asn.json files")
+    p.add_argument("--rules", choices=["level2b", "level3"], default=None,
+                   help="only this level's rules (default: both)")
+    merge = p.add_mutually_exclusive_group()
+    merge.add_argument("--merge", action="store_true",
+                       help="merge level-2 associations per candidate into multi-product ones")
+    merge.add_argument("--no-merge", dest="merge", action="store_false",
+                       help="do not merge (the default, as in jwst 3.0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamcal", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"streamcal {__version__}")
@@ -91,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_run(sub)
     _add_status(sub)
+    _add_associations(sub)
     return parser
 
 
@@ -193,10 +207,29 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
+def cmd_associations(args) -> int:
+    from .associations import AsnError, associations_from_pool, write_asn
+
+    try:
+        made = associations_from_pool(args.pool, rules=args.rules, merge=args.merge)
+    except (OSError, ValueError, AsnError) as err:
+        _say(f"{args.pool}: cannot build associations: {err}")
+        return EXIT_BAD_INPUT
+    out = Path(args.out)
+    for name, data in made:
+        write_asn(data, out / name)
+        for product in data["products"]:
+            print(f"{name}  {data['asn_type']:<11} {product['name']}  "
+                  f"{len(product['members'])} members")
+    _say(f"{len(made)} association(s) written to {out}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"calibrate": cmd_calibrate, "simulate": cmd_simulate, "demo": cmd_demo,
-               "run": cmd_run, "status": cmd_status}[args.command]
+               "run": cmd_run, "status": cmd_status,
+               "associations": cmd_associations}[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""Command line: ``streamcal calibrate | simulate | demo | run | status``.
+"""Command line: ``streamcal calibrate | simulate | demo | run | status | associations``.
 
 Exit codes: 0 success; 2 bad input or bad usage (one line on stderr naming the file and the
 problem); 1 any other failure (also one line).
@@ -35,8 +35,10 @@ def _step_values(pairs: Sequence[tuple[str, str]]) -> dict[str, dict[str, str]]:
 
 
 def _add_calibrate(sub) -> None:
-    p = sub.add_parser("calibrate", help="run stage 1 on raw exposures (one process)")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="_uncal.fits files")
+    p = sub.add_parser("calibrate", help="calibrate files in this process: raw exposures (stage 1), "
+                                         "_rate files or level-2 ASNs (image2), image3 ASNs")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="_uncal.fits, _rate(ints).fits or *_asn.json files")
     p.add_argument("--out", required=True, help="directory for the products")
     p.add_argument("--pipeline", help="force a pipeline (default: route by EXP_TYPE)")
     p.add_argument("--skip", action="append", default=[], metavar="STEP", help="skip a step (repeatable)")

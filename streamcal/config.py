@@ -16,6 +16,9 @@ A configuration file names only what it changes::
     stability_seconds = 2.0
     polling = false
 
+    [associations]
+    late_member_timeout = 600.0
+
     [pools.calwebb_detector1]   # or [pools.detector1]
     size = 2
     num_cpus = 0.5
@@ -87,7 +90,33 @@ def _default_pools() -> dict[str, PoolConfig]:
     pools[router.D1] = PoolConfig(size=2, num_cpus=0.5, memory_mb=1024, max_in_flight=4)
     for name in STAGE2 + STAGE3:  # not implemented yet: they only fail fast, no CPU reserved
         pools[name] = PoolConfig(size=1, num_cpus=0.0, memory_mb=0, max_in_flight=2)
+    # Ray only counts CPUs (never pins): every pool fits in 2 CPUs at once, or one would wait forever
+    pools[router.IMAGE2] = PoolConfig(size=1, num_cpus=0.125, memory_mb=1024, max_in_flight=2)
+    pools[router.IMAGE3] = PoolConfig(size=1, num_cpus=0.125, memory_mb=2048, max_in_flight=1)
     return pools
+
+
+@dataclass(frozen=True)
+class AssociationConfig:
+    """The association buffer between stage 2 and stage 3.
+
+    Attributes
+    ----------
+    late_member_timeout : float
+        Seconds a stage-3 candidate waits, from its first member, for the members it still
+        expects; then stage 3 runs with what is there, the product is marked partial, and it is
+        remade when the missing members arrive.
+    stage3_quicklook : bool
+        Also make image2's single-exposure ``_i2d`` for exposures bound for image3 (off: their
+        mosaic comes from image3, and a full-frame resample per member delays the mosaic).
+    """
+
+    late_member_timeout: float = 600.0
+    stage3_quicklook: bool = False
+
+    def __post_init__(self):
+        if self.late_member_timeout < 0:
+            raise ValueError(f"late_member_timeout must be >= 0, got {self.late_member_timeout}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +140,10 @@ class RayConfig:
         Object store of a new local cluster (``None``: Ray's default).
     namespace : str
         Ray namespace of the service's named actors.
+    control_label_selector : mapping
+        Node labels the control actors (ingest: watches the landing directory; ledger: writes
+        the products directory) must run on, e.g. ``{"role": "ingest"}`` for the node that
+        mounts both (empty: anywhere; on one host it does not matter).
     """
 
     address: str | None = None
@@ -120,6 +153,7 @@ class RayConfig:
     num_cpus: int | None = None
     object_store_mb: int | None = None
     namespace: str = "streamcal"
+    control_label_selector: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.auth_mode not in AUTH_MODES:
@@ -195,6 +229,7 @@ class ServiceConfig:
     ray: RayConfig = field(default_factory=RayConfig)
     retries: RetryConfig = field(default_factory=RetryConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    associations: AssociationConfig = field(default_factory=AssociationConfig)
     pools: Mapping[str, PoolConfig] = field(default_factory=_default_pools)
 
     def pool(self, pipeline: str) -> PoolConfig:
@@ -235,7 +270,8 @@ def config_from_dict(data: Mapping[str, Any]) -> ServiceConfig:
     """Build a :class:`ServiceConfig` from parsed TOML; unknown keys raise ValueError."""
     data = dict(data)
     kwargs: dict[str, Any] = {}
-    sections = {"ray": RayConfig, "retries": RetryConfig, "ingest": IngestConfig}
+    sections = {"ray": RayConfig, "retries": RetryConfig, "ingest": IngestConfig,
+                "associations": AssociationConfig}
     for name, cls in sections.items():
         if name in data:
             kwargs[name] = _build(cls, data.pop(name), name)

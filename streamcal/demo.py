@@ -1,9 +1,10 @@
 """The main job of the quick start: simulate a small observing program, land it over time in a
 landing directory (the ways real transfers land files), run the streaming service on it with a
-progress display, and end with a table of what was produced and where.
+progress display, and end with tables of what was produced and where: per exposure, and the
+stage-3 products (the NIRCam dither becomes one mosaic ``_i2d`` and one catalog ``_cat.ecsv``).
 
-Stage 1 runs for every exposure; stages 2 and 3 are reported as not implemented yet (they come
-with later issues) — never faked.
+Stages 1 and 2 run for every exposure whose pipelines exist; stage 3 for imaging
+(calwebb_image3).  Pipelines that do not exist yet (tso3 ...) are reported as such — never faked.
 """
 
 from __future__ import annotations
@@ -69,16 +70,17 @@ def _progress(status: dict, landed: int, total: int) -> Group:
         table.add_row(_short(name), str(pool.get("queued", 0)), str(pool.get("in_flight", 0)),
                       str(states.get("done", 0) + states.get("waiting_association", 0)),
                       str(states.get("failed", 0)), str(states.get("quarantined", 0)))
-    table.caption = "stopped: the next stage is not implemented yet, or an error (see the table at the end)"
+    table.caption = ("done includes exposures waiting for their association; stopped: the next stage is "
+                     "not implemented yet, or an error (see the tables at the end)")
     return Group(table)
 
 
 def _outcome(rec, products: list) -> tuple[str, str]:
-    names = ", ".join(Path(p.path).name.rsplit("_", 1)[-1].removesuffix(".fits") for p in products)
+    names = ", ".join(Path(p.path).stem.rsplit("_", 1)[-1] for p in products if p.stage != router.IMAGE3)
     if rec.state == "quarantined":
         return "—", f"[red]quarantined: {rec.error}[/red]"
-    if rec.state == "failed" and rec.error_check == "not_implemented":
-        return names, f"{_short(rec.stage)} not implemented yet"
+    if rec.state == "failed" and rec.error_check == "not_implemented":  # the error names the pipeline
+        return names, f"stopped: {_short((rec.error or rec.stage or '').split()[0])} not implemented yet"
     if rec.state == "failed":
         return names, f"[red]failed: {rec.error}[/red]"
     return names, rec.state
@@ -125,7 +127,7 @@ def run_demo(work_dir: str | Path | None = None, *, seed: int = 0, pause: float 
 def _report(console: Console, products: Path, raws: list[Path]) -> int:
     table = Table(title=f"products in {products}")
     table.add_column("exposure", no_wrap=True)
-    for column in ("EXP_TYPE", "stage 1", "products", "state", "stages 2-3 (not implemented yet)"):
+    for column in ("EXP_TYPE", "stage 1", "products", "state", "stages 2-3"):
         table.add_column(column)
     failures = 0
     with Ledger(products / "ledger.sqlite", synchronous="NORMAL") as ledger:
@@ -141,8 +143,31 @@ def _report(console: Console, products: Path, raws: list[Path]) -> int:
             later = " → ".join(_short(p) for p in (route.stage2, route.stage3) if p) if route else ""
             table.add_row(rec.name.removesuffix("_uncal.fits"), route.exp_type if route else "",
                           _short(route.stage1) if route else "", names, state, later or "—")
+        mosaics = _mosaic_table(ledger, products)
     console.print(table)
+    console.print(mosaics)
     return 1 if failures else 0
+
+
+def _mosaic_table(ledger: Ledger, products: Path) -> Table:
+    """One row per stage-3 product: members, partial or complete, its mosaic and catalog."""
+    table = Table(title=f"stage 3: mosaics and catalogs (<product>_i2d.fits, <product>_cat.ecsv in {products})")
+    table.add_column("association product", no_wrap=True)
+    for column in ("members", "state", "mosaic", "catalog"):
+        table.add_column(column)
+    for rec in ledger.associations():
+        name = rec["product"]
+        i2d, cat = products / f"{name}_i2d.fits", products / f"{name}_cat.ecsv"
+        state = rec["state"] + (" (partial)" if rec["partial"] else "")
+        table.add_row(name, str(len(rec["members"])), state if rec["state"] != "failed" else f"[red]{state}[/red]",
+                      "i2d" if i2d.exists() else "—", f"cat: {_rows(cat)} sources" if cat.exists() else "—")
+    return table
+
+
+def _rows(ecsv: Path) -> int:
+    """Data rows of an ECSV table (lines after the commented header and the column-name line)."""
+    with open(ecsv) as fh:
+        return max(0, sum(1 for line in fh if not line.startswith("#")) - 1)
 
 
 def _sha(path: Path) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 from astropy.io import fits
 
 from .errors import BadInputError
-from .models import ExposureMeta, ImageModel, RampModel
+from .models import ExposureMeta, ImageModel, MosaicModel, RampModel
 from .provenance import Provenance
 
 
@@ -197,7 +197,8 @@ def _tail(provenance: Provenance | None, int_times: np.ndarray | None) -> list[f
 
 
 def image_hdulist(model: ImageModel, provenance: Provenance | None, datamodel: str) -> fits.HDUList:
-    """HDUs of a rate/rateints/guider-cal product: SCI, ERR, DQ, VAR_POISSON, VAR_RNOISE."""
+    """HDUs of a rate/rateints/guider-cal/cal/calints product: SCI, ERR, DQ, VAR_POISSON,
+    VAR_RNOISE, and when present VAR_FLAT, AREA, INT_TIMES, PROVENANCE, ASDF (the gwcs)."""
     hdus: list = [_primary(model.header, provenance, datamodel),
                   _image("SCI", model.data.astype(np.float32, copy=False), model.sci_header, model.bunit),
                   _image("ERR", model.err.astype(np.float32, copy=False), bunit=model.bunit),
@@ -207,7 +208,14 @@ def image_hdulist(model: ImageModel, provenance: Provenance | None, datamodel: s
         hdus.append(_image("VAR_POISSON", model.var_poisson.astype(np.float32, copy=False), bunit=var_unit))
     if model.var_rnoise is not None:
         hdus.append(_image("VAR_RNOISE", model.var_rnoise.astype(np.float32, copy=False), bunit=var_unit))
-    return fits.HDUList(hdus + _tail(provenance, model.int_times))
+    if model.var_flat is not None:
+        hdus.append(_image("VAR_FLAT", model.var_flat.astype(np.float32, copy=False), bunit=var_unit))
+    if model.area is not None:
+        hdus.append(_image("AREA", model.area.astype(np.float32, copy=False)))
+    tail = _tail(provenance, model.int_times)
+    if model.wcs is not None:
+        tail.append(asdf_hdu(model.wcs))
+    return fits.HDUList(hdus + tail)
 
 
 def ramp_hdulist(model: RampModel, provenance: Provenance | None) -> fits.HDUList:
@@ -232,3 +240,241 @@ def write_image(model: ImageModel, path: str | Path, provenance: Provenance | No
 def write_ramp(model: RampModel, path: str | Path, provenance: Provenance | None = None) -> Path:
     """Write a 4-D ramp product (``_ramp``, ``_dark``) atomically; returns the final path."""
     return atomic_write(ramp_hdulist(model, provenance), path)
+
+
+# ------------------------------------------------------------------ stage 2: cal / calints
+
+#: Largest ASDF extension read back (a gwcs is a few kB; anything huge is not ours).
+MAX_ASDF_BYTES = 64 << 20
+#: Image extensions of a cal/calints (and rate/rateints) file that have SCI's shape.
+_CAL_ARRAYS = {"ERR": "err", "VAR_POISSON": "var_poisson", "VAR_RNOISE": "var_rnoise", "VAR_FLAT": "var_flat"}
+
+
+def asdf_hdu(wcs) -> fits.BinTableHDU:
+    """The ``ASDF`` extension jwst products carry: one row, column ``ASDF_METADATA`` holding
+    an ASDF file (tree ``{"wcs": gwcs}``) as bytes."""
+    from .wcs import wcs_to_asdf_bytes
+
+    raw = np.frombuffer(wcs_to_asdf_bytes(wcs), dtype=np.uint8)
+    col = fits.Column("ASDF_METADATA", format=f"{raw.size}B", array=raw[None, :])
+    return fits.BinTableHDU.from_columns([col], name="ASDF")
+
+
+def wcs_from_hdulist(path: str | Path, hdul: fits.HDUList):
+    """The gwcs of a product's ``ASDF`` extension; None when it has none.
+
+    Raises
+    ------
+    BadInputError
+        The extension is too large, malformed, or holds no WCS.
+    """
+    if "ASDF" not in hdul:
+        return None
+    from .wcs import wcs_from_asdf_bytes
+
+    hdu = hdul["ASDF"]
+    try:
+        if hdu.size > MAX_ASDF_BYTES:
+            raise ValueError(f"{hdu.size} bytes")
+        raw = np.asarray(hdu.data["ASDF_METADATA"][0], dtype=np.uint8).tobytes()
+        return wcs_from_asdf_bytes(raw)
+    except Exception as exc:  # asdf/yaml/astropy errors of every kind on a corrupt extension
+        raise BadInputError(path, "asdf", f"unreadable ASDF (WCS) extension: {type(exc).__name__}: {exc}") from None
+
+
+def _checked_image(path: Path, hdu, shapes: tuple, kinds: str) -> np.ndarray:
+    data = hdu.data
+    if data is None or data.shape not in shapes or data.dtype.kind not in kinds:
+        got = None if data is None else (data.shape, str(data.dtype))
+        raise BadInputError(path, "shape", f"{hdu.name} must be an array ({kinds}) of shape "
+                                           f"{' or '.join(map(str, shapes))}, got {got}")
+    return data
+
+
+def _float_image(path: Path, hdul: fits.HDUList, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    _checked_image(path, hdul[name], (shape,), "fiu")
+    return _to_float32(hdul[name])
+
+
+def _dq_image(path: Path, hdu, shape: tuple[int, ...]) -> np.ndarray:
+    """DQ as uint32: files store it as int32 + BZERO 2**31 (FITS has no unsigned type)."""
+    raw = _checked_image(path, hdu, (shape, shape[-2:]), "iu")
+    bzero = int(hdu.header.get("BZERO", 0))
+    return (raw.astype(np.int64) + bzero).astype(np.uint32) if bzero else np.array(raw, np.uint32)
+
+
+def _cal_arrays(path: Path, hdul: fits.HDUList) -> dict:
+    if "SCI" not in hdul or hdul["SCI"].data is None:
+        raise BadInputError(path, "layout", "no SCI image: not a rate/cal product")
+    shape = tuple(hdul["SCI"].data.shape)
+    if len(shape) not in (2, 3):
+        raise BadInputError(path, "shape", f"SCI must be 2-D or 3-D for a rate/cal product, got {len(shape)}-D {shape}")
+    out = {"data": _float_image(path, hdul, "SCI", shape)}
+    for ext, attr in _CAL_ARRAYS.items():
+        if ext in hdul:
+            out[attr] = _float_image(path, hdul, ext, shape)
+    if "err" not in out:
+        out["err"] = np.zeros(shape, np.float32)
+    out["dq"] = _dq_image(path, hdul["DQ"], shape) if "DQ" in hdul else np.zeros(shape, np.uint32)
+    if "AREA" in hdul:
+        out["area"] = _float_image(path, hdul, "AREA", shape[-2:])
+    return out
+
+
+def read_cal(path: str | Path) -> ImageModel:
+    """Read a ``_rate``/``_rateints``/``_cal``/``_calints`` (or ``_bsub``) product.
+
+    Returns
+    -------
+    ImageModel
+        Arrays as float32 (DQ uint32), ``bunit`` from SCI's BUNIT, ``wcs`` from the ASDF
+        extension (None when absent), ``sci_header`` with its WCS/SIP and PHOTMJSR keywords.
+
+    Raises
+    ------
+    BadInputError
+        Not FITS, truncated, no 2-D/3-D SCI, arrays of mismatched shape or type, missing
+        primary keywords, or an unreadable ASDF extension.
+    """
+    path = Path(path)
+    with open_fits(path) as hdul:
+        arrays = _cal_arrays(path, hdul)
+        try:
+            meta = ExposureMeta.from_header(hdul[0].header, arrays["data"].shape)
+        except KeyError as exc:
+            raise BadInputError(path, "keywords", f"missing required keywords: {exc.args[0]}") from None
+        except (TypeError, ValueError) as exc:
+            raise BadInputError(path, "keywords", f"invalid keyword value: {exc}") from None
+        sci_header = _clean_image_header(hdul["SCI"].header)
+        bunit = str(sci_header.pop("BUNIT", "DN/s"))
+        return ImageModel(meta=meta, header=hdul[0].header.copy(), sci_header=sci_header, bunit=bunit,
+                          int_times=_table(hdul, "INT_TIMES"), wcs=wcs_from_hdulist(path, hdul), **arrays)
+
+
+def write_cal(model: ImageModel, path: str | Path, provenance: Provenance | None = None) -> Path:
+    """Write a ``_cal`` (ImageModel) or ``_calints`` (CubeModel) product atomically."""
+    return write_image(model, path, provenance, "CubeModel" if model.data.ndim == 3 else "ImageModel")
+
+
+# ------------------------------------------------------------------- stage 3: i2d mosaics
+
+#: Image extensions of an i2d besides SCI/CON, and the MosaicModel attribute each fills.
+_MOSAIC_ARRAYS = {"ERR": "err", "WHT": "wht", "VAR_POISSON": "var_poisson", "VAR_RNOISE": "var_rnoise",
+                  "VAR_FLAT": "var_flat"}
+#: Primary keyword naming the input of a one-input mosaic (several inputs: HDRTAB FILENAME).
+_SINGLE_MEMBER_KEY = "SC_MEMBR"
+
+
+def hdrtab_hdu(headers: list[fits.Header]) -> fits.BinTableHDU:
+    """jwst's ``HDRTAB``: one row per input, one column per primary keyword found in any input
+    (booleans L, integers K, numbers D, anything else text); absent values are empty/NaN/0."""
+    keys: list[str] = []
+    for header in headers:
+        keys += [k for k in header.keys() if k and k not in ("COMMENT", "HISTORY") and k not in keys]
+    columns = [_hdrtab_column(key, [h.get(key) for h in headers]) for key in keys]
+    return fits.BinTableHDU.from_columns(columns, name="HDRTAB")
+
+
+def _hdrtab_column(key: str, values: list) -> fits.Column:
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return fits.Column(key, "L", array=[bool(v) if v is not None else False for v in values])
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return fits.Column(key, "K", array=[v if v is not None else 0 for v in values])
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return fits.Column(key, "D", array=[float(v) if v is not None else np.nan for v in values])
+    text = ["" if v is None else str(v) for v in values]
+    return fits.Column(key, f"A{max(1, max(len(t) for t in text))}", array=text)
+
+
+def mosaic_hdulist(model: MosaicModel, provenance: Provenance | None = None,
+                   input_headers: list[fits.Header] | None = None) -> fits.HDUList:
+    """HDUs of an ``i2d``: SCI (TAN WCS in its header), ERR, CON, WHT, VAR_* when present,
+    HDRTAB when there are several inputs, PROVENANCE, ASDF (the gwcs)."""
+    primary = _primary(model.header, provenance, "ImageModel")
+    if len(model.members) == 1:
+        primary.header[_SINGLE_MEMBER_KEY] = model.members[0]
+    var_unit = f"({model.bunit})**2"
+    hdus: list = [primary,
+                  _image("SCI", model.data.astype(np.float32, copy=False), model.sci_header, model.bunit),
+                  _image("ERR", model.err.astype(np.float32, copy=False), bunit=model.bunit),
+                  _image("CON", model.con.astype(np.int32, copy=False)),
+                  _image("WHT", model.wht.astype(np.float32, copy=False))]
+    for ext in ("VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"):
+        array = getattr(model, _MOSAIC_ARRAYS[ext])
+        if array is not None:
+            hdus.append(_image(ext, array.astype(np.float32, copy=False), bunit=var_unit))
+    if len(model.members) > 1:
+        headers = input_headers or [fits.Header({"FILENAME": name}) for name in model.members]
+        hdus.append(hdrtab_hdu(headers))
+    if provenance is not None:
+        hdus.append(provenance.table_hdu())
+    if model.wcs is not None:
+        hdus.append(asdf_hdu(model.wcs))
+    return fits.HDUList(hdus)
+
+
+def write_mosaic(model: MosaicModel, path: str | Path, provenance: Provenance | None = None,
+                 input_headers: list[fits.Header] | None = None) -> Path:
+    """Write an ``i2d`` product atomically; ``input_headers`` (the inputs' primary headers, in
+    CON bit order) fill HDRTAB.  Returns the final path."""
+    return atomic_write(mosaic_hdulist(model, provenance, input_headers), path)
+
+
+def _mosaic_members(hdul: fits.HDUList) -> list[str]:
+    if "HDRTAB" in hdul and hdul["HDRTAB"].data is not None and "FILENAME" in hdul["HDRTAB"].columns.names:
+        return [str(v).strip() for v in hdul["HDRTAB"].data["FILENAME"]]
+    name = hdul[0].header.get(_SINGLE_MEMBER_KEY)
+    return [str(name)] if name else []
+
+
+def _mosaic_con(path: Path, hdul: fits.HDUList, shape: tuple[int, ...]) -> np.ndarray:
+    if "CON" not in hdul or hdul["CON"].data is None:
+        return np.zeros((0,) + shape, np.int32)
+    con = hdul["CON"].data
+    con = con[None] if con.ndim == 2 else con
+    if con.ndim != 3 or con.shape[1:] != shape or con.dtype.kind not in "iu":
+        raise BadInputError(path, "shape", f"CON must be an integer (nplanes,) + {shape} array")
+    return np.array(con, dtype=np.int32)
+
+
+def _fallback_grid_wcs(header: fits.Header, shape: tuple[int, ...]):
+    """A gwcs from SCI's FITS TAN keywords, for i2d files without an ASDF extension."""
+    from .steps.resample.grid import OutputGrid  # the TAN grid type resample writes
+
+    try:
+        return OutputGrid.from_fits_header(header, shape).gwcs()
+    except Exception:  # no or unusable FITS WCS: the model simply has no WCS
+        return None
+
+
+def read_mosaic(path: str | Path) -> MosaicModel:
+    """Read an ``i2d`` product (streamcal's or jwst's).
+
+    Returns
+    -------
+    MosaicModel
+        Arrays as float32 (CON int32 (nplanes, ny, nx)); ``wcs`` from the ASDF extension,
+        else from a plain TAN header in SCI, else None; ``members`` from HDRTAB (or the
+        single-input keyword).
+
+    Raises
+    ------
+    BadInputError
+        Not FITS, truncated, SCI missing or not 2-D, arrays of other shapes, or an unreadable
+        ASDF extension.
+    """
+    path = Path(path)
+    with open_fits(path) as hdul:
+        if "SCI" not in hdul or hdul["SCI"].data is None or hdul["SCI"].data.ndim != 2:
+            raise BadInputError(path, "layout", "no 2-D SCI image: not an i2d product")
+        shape = tuple(hdul["SCI"].data.shape)
+        arrays = {attr: _float_image(path, hdul, ext, shape) for ext, attr in _MOSAIC_ARRAYS.items() if ext in hdul}
+        arrays.setdefault("err", np.full(shape, np.nan, np.float32))
+        arrays.setdefault("wht", np.zeros(shape, np.float32))
+        sci_header = _clean_image_header(hdul["SCI"].header)
+        wcs = wcs_from_hdulist(path, hdul) or _fallback_grid_wcs(sci_header, shape)
+        bunit = str(sci_header.pop("BUNIT", "MJy/sr"))
+        return MosaicModel(header=hdul[0].header.copy(), data=_float_image(path, hdul, "SCI", shape),
+                           con=_mosaic_con(path, hdul, shape), wcs=wcs, members=_mosaic_members(hdul),
+                           sci_header=sci_header, bunit=bunit, **arrays)

@@ -35,8 +35,11 @@ API
 Writes: :meth:`~Ledger.record_landed` (dedupe by content), :meth:`~Ledger.transition`,
 :meth:`~Ledger.transition_many` and :meth:`~Ledger.batch` (several writes, one commit),
 :meth:`~Ledger.start_attempt`, :meth:`~Ledger.record_product` (idempotent by path).
+Stage 3 (one row per association product): :meth:`~Ledger.fire_association`,
+:meth:`~Ledger.start_association`, :meth:`~Ledger.end_association`, :meth:`~Ledger.associations`.
 Reads: :meth:`~Ledger.get`, :meth:`~Ledger.by_path`, :meth:`~Ledger.by_sha256`,
-:meth:`~Ledger.in_flight` (what to resume), :meth:`~Ledger.known_paths` (for the ingest sweep),
+:meth:`~Ledger.in_flight` (what to resume), :meth:`~Ledger.known_paths` and
+:meth:`~Ledger.landed_times` (for the ingest sweep),
 :meth:`~Ledger.products`, :meth:`~Ledger.events` (history, with times), :meth:`~Ledger.summary`
 (for ``streamcal status``).
 """
@@ -56,7 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STATES", "TERMINAL", "TRANSITIONS", "FileRecord", "ProductRecord", "Ledger"]
+__all__ = ["STATES", "TERMINAL", "TRANSITIONS", "ASSOCIATION_STATES", "FileRecord", "ProductRecord", "Ledger"]
 
 STATES = ("landed", "routed", "stage1", "stage2", "waiting_association", "stage3",
           "done", "failed", "quarantined")
@@ -65,7 +68,7 @@ _STOP = ("failed", "quarantined")
 #: Allowed transitions: state -> states it may go to.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "landed": frozenset({"routed", *_STOP}),
-    "routed": frozenset({"stage1", *_STOP}),
+    "routed": frozenset({"stage1", "done", *_STOP}),  # done: an ASN file, consumed at once
     "stage1": frozenset({"stage2", "done", *_STOP}),
     "stage2": frozenset({"waiting_association", "done", *_STOP}),
     "waiting_association": frozenset({"stage3", "done", *_STOP}),
@@ -119,7 +122,25 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS events_file ON events(file_id);
+CREATE TABLE IF NOT EXISTS associations (
+    id INTEGER PRIMARY KEY,
+    product TEXT NOT NULL UNIQUE,
+    asn_path TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    state TEXT NOT NULL,
+    partial INTEGER NOT NULL,
+    members TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    fired_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    runs INTEGER NOT NULL DEFAULT 0,
+    error TEXT
+);
 """
+
+#: States of a stage-3 product (an association): fired (``stage3``), then ``done`` or ``failed``;
+#: ``done``/``failed`` go back to ``stage3`` when it is remade (a late member arrived).
+ASSOCIATION_STATES = ("stage3", "done", "failed")
 
 
 @dataclass(frozen=True)
@@ -256,6 +277,17 @@ class Ledger:
                 raise
             self._batch_depth = 0
             self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _nested(self):
+        """One unit of writes that may call other write methods: a transaction of its own, or
+        a savepoint inside a batch (undone alone when it raises)."""
+        if not self._batch_depth:
+            with self.batch():
+                yield
+            return
+        with _Savepoint(self._db):
+            yield
 
     @_locked
     def close(self) -> None:
@@ -419,16 +451,83 @@ class Ledger:
         now = self._clock()
         with self._tx():
             self._row(file_id)
-            old = self._db.execute("SELECT id FROM products WHERE path=?", (path,)).fetchone()
+            old = self._db.execute("SELECT id, file_id FROM products WHERE path=?", (path,)).fetchone()
             if old is None:
                 self._db.execute("INSERT INTO products(file_id, path, suffix, stage, sha256, created_at) "
                                  "VALUES (?,?,?,?,?,?)", (file_id, path, suffix, stage, sha256, now))
             else:
                 self._db.execute("UPDATE products SET file_id=?, suffix=?, stage=?, sha256=?, created_at=? "
                                  "WHERE id=?", (file_id, suffix, stage, sha256, now, old["id"]))
+                if old["file_id"] != file_id:  # new content landed under the same name replaced it
+                    self._event(now, old["file_id"], "superseded", None, {"path": path, "by_file": file_id})
             self._event(now, file_id, "product", None,
                         {"path": path, "suffix": suffix, "stage": stage, "new": old is None})
             return old is None
+
+    # -- associations (stage-3 products) ---------------------------------------------------
+    @_locked
+    def fire_association(self, product: str, asn_path: str | os.PathLike, pipeline: str,
+                         member_ids: list[int], partial: bool) -> dict:
+        """Record that stage 3 of ``product`` is to be (re)made from ``asn_path``: the
+        association goes to ``stage3`` (attempts reset, ``runs`` + 1) and every member still
+        ``waiting_association`` to ``stage3``.  Returns the association record."""
+        now = self._clock()
+        with self._nested():
+            self._db.execute(
+                "INSERT INTO associations(product, asn_path, pipeline, state, partial, members, fired_at, "
+                "updated_at, runs) VALUES (?,?,?,?,?,?,?,?,1) ON CONFLICT(product) DO UPDATE SET "
+                "asn_path=excluded.asn_path, pipeline=excluded.pipeline, state='stage3', partial=excluded.partial, "
+                "members=excluded.members, attempts=0, fired_at=excluded.fired_at, updated_at=excluded.updated_at, "
+                "runs=runs+1, error=NULL",
+                (product, str(asn_path), pipeline, "stage3", int(partial), json.dumps(sorted(member_ids)), now, now))
+            for fid in member_ids:
+                if self._row(fid).state == "waiting_association":
+                    self.transition(fid, "stage3", stage=pipeline, detail={"association": product})
+            self._event(now, None, "fired", "stage3", {"association": product, "partial": bool(partial),
+                                                       "members": sorted(member_ids)})
+            return self._association(product)
+
+    @_locked
+    def start_association(self, product: str) -> int:
+        """Count one more attempt at making ``product``; returns the count."""
+        with self._nested():
+            rec = self._association(product)
+            if rec["state"] != "stage3":
+                raise ValueError(f"association {product} is {rec['state']!r}, not being made")
+            self._db.execute("UPDATE associations SET attempts=attempts+1, updated_at=? WHERE product=?",
+                             (self._clock(), product))
+            return rec["attempts"] + 1
+
+    @_locked
+    def end_association(self, product: str, state: str, error: str | None = None,
+                        check: str | None = None) -> dict:
+        """``product`` is ``done`` (its products recorded) or ``failed``; members in ``stage3``
+        follow it (a member of a remade product that is already done stays done)."""
+        if state not in ("done", "failed"):
+            raise ValueError(f"an association ends done or failed, not {state!r}")
+        now = self._clock()
+        with self._nested():
+            rec = self._association(product)
+            self._db.execute("UPDATE associations SET state=?, error=?, updated_at=? WHERE product=?",
+                             (state, error, now, product))
+            for fid in rec["members"]:
+                if self._row(fid).state == "stage3":
+                    self.transition(fid, state, error=error, check=check, detail={"association": product})
+            self._event(now, None, f"association_{state}", state, {"association": product, "error": error,
+                                                                    "partial": rec["partial"]})
+            return self._association(product)
+
+    @_locked
+    def associations(self, state: str | None = None) -> list[dict]:
+        """Association records (``members`` decoded, ``partial`` bool), oldest first."""
+        sql = "SELECT product FROM associations" + ("" if state is None else " WHERE state=?") + " ORDER BY id"
+        return [self._association(r["product"]) for r in self._db.execute(sql, () if state is None else (state,))]
+
+    def _association(self, product: str) -> dict:
+        row = self._db.execute("SELECT * FROM associations WHERE product=?", (product,)).fetchone()
+        if row is None:
+            raise KeyError(f"no association {product!r} in the ledger {self.path}")
+        return {**dict(row), "members": json.loads(row["members"]), "partial": bool(row["partial"])}
 
     # -- reads ----------------------------------------------------------------------------
     @_locked
@@ -466,6 +565,14 @@ class Ledger:
         """Every path recorded, as a file or an alias (the ingest sweep skips these)."""
         rows = self._db.execute("SELECT path FROM files UNION SELECT path FROM aliases").fetchall()
         return {r["path"] for r in rows}
+
+    @_locked
+    def landed_times(self) -> dict[str, float]:
+        """Every recorded path (file or alias) -> when content was last recorded under it
+        (seconds since the epoch): the ingest sweep skips a path not changed since then."""
+        rows = self._db.execute("SELECT path, MAX(landed_at) AS t FROM (SELECT path, landed_at FROM files "
+                                "UNION ALL SELECT path, landed_at FROM aliases) GROUP BY path").fetchall()
+        return {r["path"]: r["t"] for r in rows}
 
     @_locked
     def products(self, file_id: int | None = None) -> list[ProductRecord]:
@@ -514,9 +621,13 @@ class Ledger:
             "JOIN files f ON f.id = p.file_id ORDER BY p.created_at DESC, p.id DESC LIMIT ?",
             (int(recent),)).fetchall()
         n_products = self._db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+        assoc = {r["state"]: r["n"] for r in self._db.execute(
+            "SELECT state, COUNT(*) AS n FROM associations GROUP BY state")}
+        partial = self._db.execute("SELECT COUNT(*) FROM associations WHERE partial=1").fetchone()[0]
         return {"files": sum(states.values()), "states": states, "stages": stages,
                 "products": n_products, "oldest_waiting": oldest,
-                "recent_products": [dict(r) for r in rows]}
+                "recent_products": [dict(r) for r in rows],
+                "associations": {**{s: assoc.get(s, 0) for s in ASSOCIATION_STATES}, "partial": partial}}
 
 
 class _Savepoint:

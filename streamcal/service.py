@@ -57,6 +57,10 @@ def format_status(summary: dict) -> str:
         lines.append(f"{stage:<{width}}  " + "  ".join(f"{row[c]:>11}" for c in _COLUMNS))
     states = ", ".join(f"{s} {summary['states'].get(s, 0)}" for s in STATES if summary["states"].get(s))
     lines.append(f"files {summary['files']} ({states or 'none'}); products {summary['products']}")
+    assoc = summary.get("associations") or {}
+    if any(assoc.values()):
+        lines.append(f"stage-3 products: being made {assoc['stage3']}, done {assoc['done']} "
+                     f"(partial {assoc['partial']}), failed {assoc['failed']}")
     oldest = summary.get("oldest_waiting")
     if oldest:
         lines.append(f"oldest waiting: {oldest['name']} ({oldest['state']}, {oldest['stage'] or '-'}) "

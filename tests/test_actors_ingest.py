@@ -23,6 +23,7 @@ def test_candidates(tmp_path, fgs_like):
     core = Candidates(landing, stability_seconds=1e9, incomplete_timeout=5, clock=clock)
     out = {c["path"]: c for c in core.check(do_sweep=True)}
     assert out[str(good)]["kind"] == "ok" and len(out[str(good)]["sha256"]) == 64
+    assert out[str(good)]["unroutable"][0] == "exp_type"                # routed here: no EXP_TYPE
     assert out[str(landing / "junk_uncal.fits")]["kind"] == "bad"
     assert set(out) == {str(good), str(landing / "junk_uncal.fits")}   # hidden ignored, half pending
     again = core.check(do_sweep=True)      # a bad file is reported until quarantine moves it
@@ -51,3 +52,34 @@ def fgs_like():
     buf = io.BytesIO()
     fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros((4, 8, 8), np.uint16), name="SCI")]).writeto(buf)
     return buf.getvalue()
+
+
+def test_candidates_hand_on_new_bytes_under_a_known_name(tmp_path, fgs_like):
+    """A path already handed on is skipped while unchanged; new bytes renamed over it (or
+    rewritten in place) are inspected and handed on again; a path known from an earlier run
+    (ledger time) is skipped unless touched after that time."""
+    import os
+
+    landing = tmp_path / "in"
+    landing.mkdir()
+    path = landing / "a_uncal.fits"
+    path.write_bytes(fgs_like)
+    core = Candidates(landing, stability_seconds=1e9)
+    (first,) = core.check(do_sweep=True)
+    assert core.check(do_sweep=True) == []                     # unchanged: skipped
+    other = bytearray(fgs_like)
+    other[-1] = 7                                              # same size, other content
+    staged = tmp_path / "a_uncal.fits"
+    staged.write_bytes(bytes(other))
+    os.replace(staged, path)                                   # renamed over the known name
+    (second,) = core.check(do_sweep=True)
+    assert second["path"] == first["path"] and second["sha256"] != first["sha256"]
+    assert core.check(do_sweep=True) == []
+
+    fresh = Candidates(landing, stability_seconds=1e9)        # a restart: the ledger's times
+    fresh.set_known({str(path): time.time() + 5})             # recorded after the last change
+    assert fresh.check(do_sweep=True) == []
+    fresh.set_known({})
+    fresh.known[str(path)] = time.time() - 3600               # recorded before the file changed
+    (again,) = fresh.check(do_sweep=True)
+    assert again["sha256"] == second["sha256"]

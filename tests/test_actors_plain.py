@@ -1,12 +1,15 @@
 """The Ray-free pieces of streamcal.actors: router step, stage outcome classification,
 association buffer, partial-product cleanup."""
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("ray")
 
 from streamcal import router  # noqa: E402
-from streamcal.actors.association import AssociationBuffer  # noqa: E402
+from streamcal.actors.association import AssociationStage, after_last_single_stage, is_asn_name  # noqa: E402
 from streamcal.actors.routing import next_stage, route_dict, route_file, route_from_dict  # noqa: E402
 from streamcal.actors.worker import BAD, NOT_IMPLEMENTED, OK, TRANSIENT, clean_partials, run_stage  # noqa: E402
 from streamcal.errors import BadInputError  # noqa: E402
@@ -46,9 +49,11 @@ def test_route_file_unknown_exp_type(raw, tmp_path):
 
 def test_run_stage_classifies(raw, tmp_path, refs):
     ok = run_stage(router.D1, str(raw), str(tmp_path), refs)
-    assert ok["kind"] == OK and [s for _, s in ok["products"]] == ["rate"]
-    assert (tmp_path / raw.name.replace("_uncal", "_rate")).is_file()
-    ni = run_stage(router.IMAGE2, str(raw), str(tmp_path), refs)
+    assert ok["kind"] == OK and [s for _, s, _ in ok["products"]] == ["rate"]
+    rate = tmp_path / raw.name.replace("_uncal", "_rate")
+    assert rate.is_file()
+    assert ok["products"][0][2] == hashlib.sha256(rate.read_bytes()).hexdigest()   # checksummed by the worker
+    ni = run_stage(router.SPEC2, str(raw), str(tmp_path), refs)
     assert ni["kind"] == NOT_IMPLEMENTED and "not implemented" in ni["reason"]
     junk = tmp_path / "junk_uncal.fits"
     junk.write_bytes(b"\0" * 100)
@@ -57,12 +62,66 @@ def test_run_stage_classifies(raw, tmp_path, refs):
     assert gone["kind"] in (BAD, TRANSIENT)
 
 
-def test_association_buffer():
-    buf = AssociationBuffer()
-    assert buf.add(1, router.route({"EXP_TYPE": "NRC_DARK"})) == "done"
-    assert buf.add(2, router.route({"EXP_TYPE": "NRC_IMAGE"})) == "waiting_association"
-    assert buf.add(3, router.route({"EXP_TYPE": "NIS_AMI"})) == "waiting_association"
-    assert len(buf) == 2 and buf.groups() == {router.IMAGE3: [2], router.AMI3: [3]}
+def test_state_after_the_last_single_exposure_stage():
+    assert after_last_single_stage(router.route({"EXP_TYPE": "NRC_DARK"})) == "done"
+    assert after_last_single_stage(router.route({"EXP_TYPE": "NRC_IMAGE"})) == "waiting_association"
+    assert is_asn_name("/l/jw01234-o001_image3_00001_asn.json") and not is_asn_name("/l/x_cal.fits")
+
+
+def _cal_headers(raw, out, n, **cards):
+    """Header-only stand-ins of the `_cal` files of an n-point dither (what the buffer reads)."""
+    from astropy.io import fits
+
+    base = fits.getheader(raw)
+    paths = []
+    for k in range(1, n + 1):
+        h = base.copy()
+        name = f"jw01234001001_02101_{k:05d}_nrca1_cal.fits"
+        h.update(EXPOSURE=k, PATT_NUM=k, NUMDTHPT=n, FILENAME=name, **cards)
+        fits.PrimaryHDU(header=h).writeto(out / name)
+        paths.append(str(out / name))
+    return paths
+
+
+def test_association_stage_fires_when_complete_and_resumes_from_its_file(raw, tmp_path):
+    """4 dither members from the headers (NUMDTHPT = 4): nothing fires until the 4th; the ASN
+    is written beside the products, names the `_cal` files, and stays pending until acked; a
+    new AssociationStage on the same directory has the same state."""
+    import json
+
+    from streamcal.associations import read_asn
+
+    cals = _cal_headers(raw, tmp_path, 4)
+    stage = AssociationStage(tmp_path, late_member_timeout=600)
+    assert [stage.add_product(10 + k, p) for k, p in enumerate(cals[:3])] == [[], [], []]
+    again = AssociationStage(tmp_path, late_member_timeout=600)      # restart between members
+    (firing,) = again.add_product(13, cals[3])
+    assert firing["partial"] is False and firing["member_ids"] == [10, 11, 12, 13]
+    asn = read_asn(firing["asn_path"])
+    assert Path(firing["asn_path"]).parent == tmp_path and firing["asn_path"].endswith("_asn.json")
+    assert [m["expname"] for m in asn["products"][0]["members"]] == [Path(p).name for p in cals]
+    assert again.pending() == [firing]
+    again.ack([firing["product"]])
+    assert AssociationStage(tmp_path).pending() == []
+    assert again.add_product(13, cals[3]) == []                      # complete: never fires twice
+    assert json.loads((tmp_path / "associations" / "buffer.json").read_text())["file_ids"][cals[0]] == 10
+
+
+def test_association_stage_partial_after_the_timeout_then_complete(raw, tmp_path):
+    from streamcal.testing import FakeClock
+
+    cals = _cal_headers(raw, tmp_path, 4)
+    clock = FakeClock(1000.0)
+    stage = AssociationStage(tmp_path, late_member_timeout=30, clock=clock)
+    for k, p in enumerate(cals[:3]):
+        assert stage.add_product(k + 1, p) == []
+    assert stage.expire() == []
+    clock.advance(31)
+    (partial,) = stage.expire()
+    assert partial["partial"] and partial["member_ids"] == [1, 2, 3]
+    (complete,) = stage.add_product(4, cals[3])                     # the late member: remade
+    assert not complete["partial"] and complete["member_ids"] == [1, 2, 3, 4]
+    assert complete["product"] == partial["product"]
 
 
 def test_clean_partials(tmp_path):

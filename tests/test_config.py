@@ -61,3 +61,25 @@ def test_apply_auth_mode_exports_only_when_asked():
     assert apply_auth_mode(config_from_dict({}).ray, env) is None and env == {}
     assert apply_auth_mode(config_from_dict({"ray": {"auth_mode": "disabled"}}).ray, env) == "disabled"
     assert env["RAY_AUTH_MODE"] == "disabled"
+
+
+def test_deploy_files_spell_out_the_defaults_and_the_two_node_placement():
+    from pathlib import Path
+
+    deploy = Path(__file__).resolve().parents[1] / "deploy"
+    assert load_config(deploy / "streamcal.toml") == ServiceConfig()      # every default, as documented
+    two = load_config(deploy / "two_nodes.toml")
+    assert two.ray.control_label_selector == {"role": "ingest"} and two.ray.auth_mode == "token"
+    stage1 = [two.pool(p) for p in ("detector1", "tso1", "dark", "guider")]
+    assert all(p.label_selector == {"role": "stage"} and "stage1" in p.resources for p in stage1)
+    # the worker node of two_nodes.sh has 1 CPU and 4 "stage1" slots: every stage-1 pool fits at once
+    assert sum(p.size * p.num_cpus for p in stage1) <= 1.0
+    assert sum(p.size * p.resources["stage1"] for p in stage1) <= 4
+
+
+def test_association_timeout_from_toml(tmp_path):
+    path = tmp_path / "svc.toml"
+    path.write_text("[associations]\nlate_member_timeout = 30\n")
+    assert load_config(path).associations.late_member_timeout == 30
+    with pytest.raises(ValueError, match="late_member_timeout"):
+        config_from_dict({"associations": {"late_member_timeout": -1}})

@@ -10,4 +10,13 @@ def test_demo_runs_and_reports_every_product(tmp_path, capsys):
     raws = sorted((tmp_path / "landing").glob("*_uncal.fits"))
     assert len(raws) == 9 and len(products) >= len(raws)  # every exposure made at least one product
     assert "image2 → image3" in out and "failed" not in out
+    # the NIRCam 4-point dither became one mosaic and one catalog (stage 3), once all 4 landed
+    dither = "jw01234-o001_t001_nircam_clear-f200w-sub400p"
+    assert f"{dither}_i2d.fits" in products and f"{dither}_cat.ecsv" in products
+    from streamcal.ledger import Ledger
+
+    with Ledger(tmp_path / "products" / "ledger.sqlite", synchronous="NORMAL") as ledger:
+        (rec,) = [a for a in ledger.associations() if a["product"] == dither]
+    assert rec["state"] == "done" and not rec["partial"] and len(rec["members"]) == 4
+    assert "mosaics and catalogs" in out
     assert not any((tmp_path / "landing").glob("*truth*"))  # the landing directory holds raw files only

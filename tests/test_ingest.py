@@ -472,3 +472,27 @@ def test_watcher_survives_a_failing_consumer(landing):
 def test_watcher_needs_a_directory(tmp_path):
     with pytest.raises(NotADirectoryError):
         LandingWatcher(tmp_path / "missing", print)
+
+
+def test_inspect_asn(tmp_path):
+    """An association file is ok once it parses as an ASN; invalid JSON waits for
+    ``stable_seconds`` (a writer may be mid-way), then is bad; oversize is bad at once."""
+    import json
+
+    from streamcal.ingest import Status, inspect_asn
+
+    good = tmp_path / "jw01234-o001_image3_00001_asn.json"
+    good.write_text(json.dumps({"products": [{"name": "p", "members": [{"expname": "a_cal.fits",
+                                                                       "exptype": "science"}]}]}))
+    assert inspect_asn(good, tmp_path).status is Status.OK
+    half = tmp_path / "half_asn.json"
+    half.write_text('{"products": [{"name": "p", "memb')
+    assert inspect_asn(half, tmp_path, stable_seconds=60).status is Status.INCOMPLETE
+    later = inspect_asn(half, tmp_path, stable_seconds=60, now=time.time() + 61)
+    assert later.status is Status.BAD and later.check == "asn"
+    big = tmp_path / "big_asn.json"
+    with open(big, "wb") as fh:
+        fh.truncate(5 << 20)
+    assert inspect_asn(big, tmp_path).check == "size"
+    os.symlink(good, tmp_path / "link_asn.json")
+    assert inspect_asn(tmp_path / "link_asn.json", tmp_path).check == "symlink"

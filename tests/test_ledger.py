@@ -89,6 +89,20 @@ class TestRecordLanded:
         b, new = ledger.record_landed("/land/a.fits", "bb", 12)
         assert new and b != a and ledger.by_path("/land/a.fits").id == b
 
+    def test_new_content_same_path_supersedes_the_products(self, ledger, clock):
+        """Both contents are recorded; the product of the same name now belongs to the new
+        file, and the old one's history says it was superseded; landed_times has the newer time."""
+        a, _ = ledger.record_landed("/land/a.fits", "aa", 10)
+        ledger.record_product(a, "/p/a_rate.fits", "rate", "calwebb_detector1", "s1")
+        t_a = ledger.landed_times()["/land/a.fits"]
+        clock.advance(5)
+        b, new = ledger.record_landed("/land/a.fits", "bb", 10)
+        assert new and ledger.landed_times() == {"/land/a.fits": t_a + 5}
+        assert ledger.record_product(b, "/p/a_rate.fits", "rate", "calwebb_detector1", "s2") is False
+        assert [p.sha256 for p in ledger.products(b)] == ["s2"] and ledger.products(a) == []
+        (sup,) = [e for e in ledger.events(a) if e["event"] == "superseded"]
+        assert sup["detail"] == {"path": "/p/a_rate.fits", "by_file": b}
+
     def test_by_path_unknown(self, ledger):
         assert ledger.by_path("/nowhere") is None
         assert ledger.by_sha256("zz") is None
@@ -348,3 +362,49 @@ class TestBatch:
             ledger.transition_many([(b, "stage1"), (a, "landed")])
         assert ledger.get(b).state == "routed" and ledger.get(a).state == "stage1"
         assert ledger.transition_many([]) == []
+
+
+class TestAssociations:
+    def _waiting(self, ledger, n, start=0):
+        ids = []
+        for k in range(start, start + n):
+            fid, _ = ledger.record_landed(f"/l/{k}.fits", f"s{k}", 1)
+            for state in ("routed", "stage1", "stage2", "waiting_association"):
+                ledger.transition(fid, state)
+            ids.append(fid)
+        return ids
+
+    def test_partial_then_remade_complete(self, ledger):
+        """Three members fire a partial product: they go stage3 -> done with it; the late
+        fourth fires the remake: only it moves (the others stay done), runs counts 2."""
+        ids = self._waiting(ledger, 3)
+        rec = ledger.fire_association("p1", "/p/p1_asn.json", "calwebb_image3", ids, partial=True)
+        assert (rec["state"], rec["partial"], rec["runs"]) == ("stage3", True, 1)
+        assert {ledger.get(i).state for i in ids} == {"stage3"}
+        assert ledger.start_association("p1") == 1
+        ledger.end_association("p1", "done")
+        assert {ledger.get(i).state for i in ids} == {"done"}
+        (late,) = self._waiting(ledger, 1, start=3)
+        rec = ledger.fire_association("p1", "/p/p1_asn.json", "calwebb_image3", ids + [late], partial=False)
+        assert (rec["state"], rec["partial"], rec["runs"], rec["attempts"]) == ("stage3", False, 2, 0)
+        assert ledger.get(late).state == "stage3" and ledger.get(ids[0]).state == "done"
+        ledger.end_association("p1", "done")
+        assert ledger.get(late).state == "done"
+        assert ledger.summary()["associations"] == {"stage3": 0, "done": 1, "failed": 0, "partial": 0}
+
+    def test_failure_fails_the_members_and_batches_roll_back_alone(self, ledger):
+        ids = self._waiting(ledger, 2)
+        with ledger.batch():
+            ledger.fire_association("p2", "/p/p2_asn.json", "calwebb_image3", ids, partial=False)
+            with pytest.raises(ValueError, match="ends done or failed"):
+                ledger.end_association("p2", "stage3")
+        rec = ledger.end_association("p2", "failed", error="bad asn", check="asn")
+        assert rec["state"] == "failed" and {ledger.get(i).state for i in ids} == {"failed"}
+        with pytest.raises(ValueError, match="not being made"):
+            ledger.start_association("p2")
+        assert [a["product"] for a in ledger.associations("failed")] == ["p2"]
+
+    def test_an_asn_file_is_done_once_routed(self, ledger):
+        fid, _ = ledger.record_landed("/l/x_asn.json", "a", 1)
+        ledger.transition(fid, "routed", route={"asn": True})
+        assert ledger.transition(fid, "done").state == "done"

@@ -139,3 +139,83 @@ def test_ramp_fit_skipped_gives_ramp_product(tmp_path, program, refs):
     with fits.open(path) as hdul:
         assert hdul[0].header["S_RAMP"] == "SKIPPED" and hdul[0].header["S_GANSCL"] == "SKIPPED"
         assert (hdul["GROUPDQ"].data & dqflags.JUMP_DET).any() or hdul[0].header["S_JUMP"] == "COMPLETE"
+
+
+# ------------------------------------------------------------------ the shared step loop, stage 2
+
+class _Refs:
+    """A reference set stub: ``get`` answers from a dict (None = N/A)."""
+
+    def __init__(self, **refs):
+        self.refs = refs
+
+    def get(self, reftype, meta):
+        return self.refs.get(reftype)
+
+
+def _rate_model(value=10.0):
+    from stepkit import header
+
+    from streamcal.models import ExposureMeta, ImageModel
+
+    hdr = header(1, 2, 2, 2, FILTER="F200W", PUPIL="CLEAR")
+    full = lambda v: np.full((2, 2), v, np.float32)  # noqa: E731
+    return ImageModel(ExposureMeta.from_header(hdr, (1, 2, 2, 2)), hdr, full(value), full(1.0),
+                      np.zeros((2, 2), np.uint32), var_poisson=full(1.0), var_rnoise=full(0.0))
+
+
+def test_run_steps_records_hooks_and_inputs():
+    """run_steps (the loop of stage 1 and 2): one StepRecord per step in order, step inputs
+    reach the step (background gets its exposures), a required reference that is N/A skips the
+    step with that reason, before/after see every step."""
+    from stepkit import ref
+
+    from streamcal.pipelines.runner import run_steps
+    from streamcal.provenance import Provenance
+    from streamcal.steps import background, flat_field
+
+    seen = []
+    params = {"background": background.Params(), "flat_field": flat_field.Params()}
+    prov = Provenance("calwebb_image2", "x_rate.fits", "")
+    model, keywords = run_steps(
+        ["background", "flat_field"], _rate_model(), _Refs(), params, prov,
+        inputs={"background": {"backgrounds": [_rate_model(4.0)]}},
+        before=lambda name, m, p: seen.append(("before", name)) or p,
+        after=lambda name, m: seen.append(("after", name)))
+    assert [(r.name, r.status, r.status_keyword) for r in prov.steps] == [
+        ("background", "COMPLETE", "S_BKDSUB"), ("flat_field", "SKIPPED", "S_FLAT")]
+    assert "no flat reference file applies" in prov.steps[1].note
+    assert seen == [("before", "background"), ("after", "background"), ("before", "flat_field"),
+                    ("after", "flat_field")]
+    np.testing.assert_allclose(model.data, 6.0)
+    prov2 = Provenance("calwebb_image2", "x_rate.fits", "")
+    run_steps(["flat_field"], _rate_model(), _Refs(flat=ref("flat", SCI=np.full((2, 2), 2.0))),
+              params, prov2)
+    assert prov2.steps[0].status == "COMPLETE" and prov2.steps[0].reffiles == {"flat": "test"}
+
+
+def test_a_step_streamcal_lacks_can_only_be_skipped():
+    from streamcal.errors import NotImplementedStepError
+    from streamcal.pipelines.definitions import PipelineSpec
+    from streamcal.pipelines.runner import resolve_params, run_steps
+    from streamcal.provenance import Provenance
+
+    spec = PipelineSpec("test", ("no_such_step",), ("no_such_step",), "cal", stage=2)
+    prov = Provenance("test", "x", "")
+    skip = resolve_params(spec, "NIRCAM", CalibrationOptions(skip=frozenset({"no_such_step"})))
+    run_steps(["no_such_step"], _rate_model(), _Refs(), skip, prov)
+    assert (prov.steps[0].status, prov.steps[0].note) == ("SKIPPED", "skipped by parameter")
+    with pytest.raises(NotImplementedStepError, match="no_such_step"):
+        run_steps(["no_such_step"], _rate_model(), _Refs(), resolve_params(spec, "NIRCAM", CalibrationOptions()), prov)
+
+
+def test_image2_is_registered():
+    from streamcal.pipelines.definitions import LATER_STAGES, pipeline_for
+    from streamcal.pipelines.runner import is_stage2_input
+
+    spec = pipeline_for("calwebb_image2")
+    assert spec.stage == 2 and "calwebb_image2" not in LATER_STAGES
+    assert spec.steps_for("MIRI") == ("background", "assign_wcs", "flat_field", "photom", "resample")
+    assert is_stage2_input("a_rate.fits") and is_stage2_input("a_rateints.fits") and is_stage2_input("l2_asn.json")
+    assert not is_stage2_input("a_uncal.fits")
+    assert is_stage2_input("a_uncal.fits", CalibrationOptions(pipeline="calwebb_image2"))

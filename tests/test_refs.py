@@ -158,7 +158,7 @@ def test_fgs_flat_and_ipc(refs):
 # --------------------------------------------------------------------------- selection
 
 def test_not_applicable_returns_none(refs):
-    assert refs.get("flat", meta_for("NRCA1")) is None          # no flat in NIRCam stage 1
+    assert refs.get("flat", meta_for("NRS1")) is None           # NIRSpec: FFLAT/SFLAT/DFLAT, not FLAT
     assert refs.get("superbias", meta_for("MIRIMAGE")) is None  # MIRI has no superbias step
     assert refs.get("refpix", meta_for("NRS1")) is None         # IRS2 only: out of scope
     assert refs.get("reset", meta_for("NRCA1")) is None

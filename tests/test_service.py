@@ -105,6 +105,27 @@ def _product_files(products: Path) -> list[str]:
     return sorted(p.name for p in products.glob("*.fits"))
 
 
+#: FITS products of one exposure through its stages 1 and 2 (imaging members of an image3
+#: association get no quick-look `_i2d` by default, and their tweakreg catalog is ECSV).
+SUFFIXES = {"img": ("rate", "cal"), "big": ("rate", "cal"), "dark": ("dark",),
+            "tso": ("rate", "rateints", "calints")}
+
+
+def _expected(stock: dict, keys) -> list[str]:
+    """Per-exposure product names of the stock exposures ``keys`` (``img3``, ``dark0`` ...)."""
+    return sorted(stock[k].name.replace("uncal", s) for k in keys for s in SUFFIXES[k.rstrip("0123456789")])
+
+
+def _exposure_files(products: Path) -> list[str]:
+    """Product FITS files of single exposures (stage 3's are named after the association)."""
+    return [n for n in _product_files(products) if not n.startswith("jw01234-")]
+
+
+def _fits_records(ledger: Ledger) -> list:
+    """The ledger's product records of FITS products (not the members' tweakreg catalogs)."""
+    return [p for p in ledger.products() if p.path.endswith(".fits")]
+
+
 def _ledger(products: Path) -> Ledger:
     return Ledger(products / "ledger.sqlite", synchronous="NORMAL")
 
@@ -138,11 +159,8 @@ def test_end_to_end_bad_input_and_duplicates(ray_cluster, stock, tmp_path):
     finally:
         service.stop()
     names = _product_files(products)
-    expect = sorted([stock["img0"].name.replace("uncal", "rate"), stock["img1"].name.replace("uncal", "rate"),
-                     stock["dark0"].name.replace("uncal", "dark"),
-                     stock["tso0"].name.replace("uncal", "rate"), stock["tso0"].name.replace("uncal", "rateints")]
-                    + [stock[key].name.replace("uncal", "rate") for key in many])
-    assert names == expect and len(expect) == 14
+    expect = _expected(stock, ["img0", "img1", "dark0", "tso0", *many])
+    assert names == expect and len(expect) == 11 * 2 + 1 + 3   # img2 of the 12-point dither never lands
     assert not list(products.glob(".*.part"))
     quarantined = {p.name.removesuffix(".reason.json"): json.loads(p.read_text())["check"]
                    for p in (products / "quarantine").glob("*.reason.json")}
@@ -154,15 +172,14 @@ def test_end_to_end_bad_input_and_duplicates(ray_cluster, stock, tmp_path):
     reason = json.loads((products / "quarantine" / "bogus_uncal.fits.reason.json").read_text())
     assert reason["check"] == "exp_type" and "NRC_BOGUS" in reason["reason"]
     with _ledger(products) as ledger:
-        recs = {Path(r.path).name: r for r in ledger.in_flight()}
-        assert not recs, recs  # nothing left hanging
+        waiting = {r.state for r in ledger.in_flight()}
+        assert waiting == {"waiting_association"}, waiting  # only the dither's members: 11 of 12 landed
         rows = ledger._db.execute("SELECT name, state, error_check FROM files").fetchall()
         states = {r["name"]: (r["state"], r["error_check"]) for r in rows}
-        assert len(ledger.products()) == len(expect)
+        assert len(_fits_records(ledger)) == len(expect)
     assert states[stock["dark0"].name] == ("done", None)
-    # stage 2 is not implemented: the imaging exposures fail there, with that reason, after stage 1
-    assert states[stock["img0"].name] == ("failed", "not_implemented")
-    assert states[stock["tso0"].name] == ("failed", "not_implemented")
+    assert states[stock["img0"].name] == ("waiting_association", None)
+    assert states[stock["tso0"].name] == ("failed", "not_implemented")       # calwebb_tso3, after stage 2
     assert states["bogus_uncal.fits"][0] == "quarantined"
     assert "copy_of_img0_uncal.fits" not in states       # an alias, never processed
     assert summary["states"]["quarantined"] == len(quarantined)
@@ -187,7 +204,7 @@ def test_killed_worker_and_restart_yield_one_product_set(ray_cluster, stock, tmp
                 break
             time.sleep(0.02)
         assert pool is not None and pool.inflight
-        time.sleep(0.2)
+        time.sleep(0.03)                                   # inside the worker, not merely sent
         (ref,) = pool.inflight
         assert not ray.wait([ref], timeout=0)[0], "the exposure finished before the kill: make it bigger"
         ray.kill(pool.workers[0], no_restart=False)          # a crash mid-exposure
@@ -196,12 +213,12 @@ def test_killed_worker_and_restart_yield_one_product_set(ray_cluster, stock, tmp
     finally:
         service.stop()
     rate = stock["big0"].name.replace("uncal", "rate")
-    warm = stock["img2"].name.replace("uncal", "rate")
-    assert _product_files(products) == sorted([rate, warm])
+    assert _exposure_files(products) == _expected(stock, ["big0", "img2"])
     with _ledger(products) as ledger:
         rec = ledger.by_path(str(landing / stock["big0"].name))
-        assert rec.state == "failed" and rec.error_check == "not_implemented"   # stage 2, after stage 1
-        assert [p.path for p in ledger.products(rec.id)] == [str(products / rate)]
+        assert rec.state in ("done", "failed") and rec.error_check != "not_implemented"  # its stage 3 ran
+        (level1,) = [p.path for p in ledger.products(rec.id) if p.stage == "calwebb_detector1"]
+        assert level1 == str(products / rate)
         attempts = [e for e in ledger.events(rec.id) if e["event"] == "started" and e["detail"]["stage"]
                     == "calwebb_detector1"]
         assert len(attempts) >= 2                          # the killed attempt was retried
@@ -220,13 +237,12 @@ def test_killed_worker_and_restart_yield_one_product_set(ray_cluster, stock, tmp
         assert service.wait_idle(60), service.errors
     finally:
         service.stop()
-    expect = sorted([rate, warm, stock["img0"].name.replace("uncal", "rate"),
-                     stock["dark0"].name.replace("uncal", "dark"), stock["tso0"].name.replace("uncal", "rate"),
-                     stock["tso0"].name.replace("uncal", "rateints")]
-                    + [stock[f"img{k}"].name.replace("uncal", "rate") for k in range(3, 12)])
-    assert _product_files(products) == expect and not list(products.glob(".*.part"))
+    expect = _expected(stock, ["big0", "img2", *stream])
+    assert _exposure_files(products) == expect and not list(products.glob(".*.part"))
     with _ledger(products) as ledger:
-        assert len(ledger.products()) == len(expect) and not ledger.in_flight()
+        per_exposure = [p for p in _fits_records(ledger) if p.stage != "calwebb_image3"]
+        assert len(per_exposure) == len(expect)
+        assert {r.state for r in ledger.in_flight()} == {"waiting_association"}   # img1 never lands
         assert len(ledger._db.execute("SELECT id FROM files").fetchall()) == 2 + len(stream)
 
 
@@ -272,12 +288,11 @@ def test_streamcal_run_killed_with_sigkill_then_resumed(ray_cluster, stock, tmp_
         assert service.wait_idle(60), service.errors
     finally:
         service.stop()
-    suffixes = {"img0": ["rate"], "img1": ["rate"], "img2": ["rate"], "dark0": ["dark"],
-                "tso0": ["rate", "rateints"], "big0": ["rate"]}
-    expect = sorted(stock[k].name.replace("uncal", s) for k in keys for s in suffixes[k])
-    assert _product_files(products) == expect and not list(products.glob(".*.part"))
+    expect = _expected(stock, keys)
+    assert _exposure_files(products) == expect and not list(products.glob(".*.part"))
     with _ledger(products) as ledger:
-        assert len(ledger.products()) == len(expect) and not ledger.in_flight()
+        assert len([p for p in _fits_records(ledger) if p.stage != "calwebb_image3"]) == len(expect)
+        assert {r.state for r in ledger.in_flight()} == {"waiting_association"}   # 3 of a 12-point dither
 
 
 def test_stage_pool_bounds_in_flight_and_honours_backoff(ray_cluster, stock, tmp_path):
@@ -304,9 +319,9 @@ def test_stage_pool_bounds_in_flight_and_honours_backoff(ray_cluster, stock, tmp
         assert outcome["kind"] == OK
     finally:
         pool.shutdown()
-    ni = StagePool("calwebb_image2", PoolConfig(size=1, num_cpus=0, memory_mb=0), str(tmp_path))
+    ni = StagePool("calwebb_spec2", PoolConfig(size=1, num_cpus=0, memory_mb=0), str(tmp_path))
     try:
-        ni.enqueue(Job(1, str(stock["img0"]), "calwebb_image2"))
+        ni.enqueue(Job(1, str(stock["img0"]), "calwebb_spec2"))
         ni.submit_ready(lambda job: True)
         (_, outcome), = [ni.collect(ref) for ref in list(ni.inflight)]
         assert outcome["kind"] == NOT_IMPLEMENTED
@@ -339,7 +354,7 @@ def test_ledger_actor_apply_batches_writes_in_one_transaction(ray_cluster, tmp_p
         with pytest.raises(ValueError, match="cannot be batched"):
             ray.get(actor.apply.remote([(None, "quarantine", (a, "/x", "c", "r"), {})]))
         with pytest.raises(ValueError, match="not allowed"):
-            ray.get(actor.transition_many.remote([(b, "routed"), (b, "done")]))
+            ray.get(actor.transition_many.remote([(b, "routed"), (b, "stage3")]))
         recs = ray.get(actor.transition_many.remote([(b, "routed"), (b, "stage1", {"stage": "p"})]))
         assert [r["state"] for r in recs] == ["routed", "stage1"]
         events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
@@ -360,3 +375,56 @@ def test_stage_pool_take_ready_respects_window_and_backoff(tmp_path):
     assert [j.file_id for j in pool.take_ready()] == [0, 1]
     assert [j.file_id for j in pool.queue] == [9, 2]
     assert [j.file_id for j in pool.take_ready(now=time.monotonic() + 7200)] == [9, 2]
+
+
+def test_new_content_under_a_handled_name_is_processed_and_replaces_the_product(ray_cluster, stock, refs,
+                                                                               tmp_path):
+    """A dark landing again under the same name with other bytes is a new input: processed, its
+    `_dark` replaces the first one (same JWST name, as a reprocessing does); the ledger keeps
+    both files; the same bytes again are still deduplicated, also across a restart."""
+    from streamcal.actors.service import Service
+    from streamcal.ledger import Ledger
+
+    landing, products = tmp_path / "landing", tmp_path / "products"
+    landing.mkdir()
+    second = simulate_to_directory(tmp_path / "other", refs=refs, detector="NRCA1", exp_type="NRC_DARK",
+                                   subarray="SUB64P", ngroups=3, observation=5, seed=77)[0]
+    name = stock["dark0"].name
+    assert second.name == name and second.read_bytes() != stock["dark0"].read_bytes()
+    product = products / name.replace("uncal", "dark")
+    config = _config(landing, products)
+    service = Service(config).start()
+    try:
+        _land(stock["dark0"], landing)
+        assert service.wait_idle(60), service.errors
+        first_sha = _sha(product)
+        _land(second, landing)                                   # new bytes, same name
+        assert service.wait_idle(60), service.errors
+        second_sha = _sha(product)
+        _land(second, landing)                                   # the same bytes again
+        assert service.wait_idle(60), service.errors
+    finally:
+        service.stop()
+    _land(stock["dark0"], landing)                               # old bytes back while it is down
+    service = Service(config).start()
+    try:
+        assert service.wait_idle(60), service.errors
+    finally:
+        service.stop()
+    assert first_sha != second_sha and _product_files(products) == [product.name]
+    with Ledger(products / "ledger.sqlite", synchronous="NORMAL") as ledger:
+        files = ledger._db.execute("SELECT id, state, sha256 FROM files ORDER BY id").fetchall()
+        assert [f["state"] for f in files] == ["done", "done"]   # both contents, each processed once
+        (prod,) = ledger.products()
+        assert prod.file_id == files[1]["id"] and prod.sha256 == second_sha
+        assert [e["event"] for e in ledger.events(files[0]["id"])].count("superseded") == 1
+        runs = [e for e in ledger.events() if e["event"] == "started"]
+        assert len(runs) == 2                                    # old bytes again: an alias, not rerun
+    # the product on disk is the one of the content that landed last and was new
+    assert _sha(product) == second_sha
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -51,3 +51,17 @@ def test_run_refuses_a_bad_config(tmp_path, capsys):
     bad.write_text("[pools.nonsense]\nsize = 1\n")
     code = cli.main(["run", str(tmp_path / "in"), "--products", str(tmp_path / "out"), "--config", str(bad)])
     assert code == cli.EXIT_BAD_INPUT and "unknown pipeline" in capsys.readouterr().err
+
+
+def test_status_shows_stage3_products(tmp_path):
+    """A partial association product shows in the text status (counts from the ledger)."""
+    ledger = Ledger(tmp_path / "ledger.sqlite", synchronous="NORMAL")
+    fid, _ = ledger.record_landed("/in/a_uncal.fits", "aa", 10)
+    for state in ("routed", "stage1", "stage2", "waiting_association"):
+        ledger.transition(fid, state)
+    ledger.fire_association("jw01234-o001_t001_nircam_clear-f200w", "/p/x_asn.json", "calwebb_image3", [fid], True)
+    ledger.end_association("jw01234-o001_t001_nircam_clear-f200w", "done")
+    ledger.close()
+    summary = read_status(tmp_path)
+    assert summary["associations"] == {"stage3": 0, "done": 1, "failed": 0, "partial": 1}
+    assert "stage-3 products: being made 0, done 1 (partial 1), failed 0" in format_status(summary)

@@ -2,19 +2,25 @@
 and hands on candidates that are complete (with their content hash) or bad (with the reason).
 
 Deduplication by content is the ledger's (durable); the actor only remembers, in memory, which
-paths it already handed on, so a restarted actor re-sends what it finds and the ledger drops
-the repeats.
+paths it already handed on and in what state (inode, size, mtime, ctime), so a restarted actor
+re-sends what it finds and the ledger drops the repeats.  A handed-on path whose file changes
+(new content renamed over it, rewritten in place) is inspected again: the ledger decides by
+content whether it is new.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
 
 import ray
 
-from ..ingest import LandingWatcher, PendingFiles, Status, content_sha256, sweep
+from ..errors import BadInputError
+from ..ingest import LandingWatcher, PendingFiles, Status, content_sha256, inspect, inspect_asn, sweep
+from .association import is_asn_name
+from .routing import route_dict, route_file
 
 
 class Candidates:
@@ -36,11 +42,38 @@ class Candidates:
     def __init__(self, landing, *, stability_seconds: float = 2.0, incomplete_timeout: float = 600.0,
                  clock=time.time):
         self.landing = Path(landing)
-        self.pending = PendingFiles(landing, stable_seconds=stability_seconds, timeout=incomplete_timeout,
-                                    clock=clock)
-        self.known: set[str] = set()      # paths handed on as ok (or recorded in the ledger)
+        def check(path, now):  # association files (*_asn.json) have their own completeness test
+            test = inspect_asn if is_asn_name(path) else inspect
+            return test(path, landing, stable_seconds=stability_seconds, now=now)
+
+        self.pending = PendingFiles(landing, timeout=incomplete_timeout, clock=clock, check=check)
+        # path -> the stamp (see :func:`file_stamp`) it had when handed on, or the wall-clock
+        # time the ledger recorded it (paths known from an earlier run)
+        self.known: dict[str, tuple | float] = {}
         self._seen: set[str] = set()
         self._lock = threading.Lock()
+
+    def set_known(self, landed: dict[str, float]) -> None:
+        """Paths the ledger already has, with the time each was (last) recorded: skipped unless
+        changed since then (modified or renamed over after that time)."""
+        for path, when in landed.items():
+            self.known.setdefault(path, when)
+
+    def _unchanged(self, path: str) -> bool:
+        """True if ``path`` is known and still holds what was handed on."""
+        known = self.known.get(path)
+        if known is None:
+            return False
+        stamp = file_stamp(path)
+        if stamp is None:
+            return True  # gone (or unreadable): nothing to hand on
+        if isinstance(known, tuple):
+            same = stamp == known
+        else:  # recorded by an earlier run: changed only if touched after the recording
+            same = max(stamp[2], stamp[3]) <= known * 1e9
+        if not same:  # new bytes under a known name: let PendingFiles release it again
+            self.pending.forget(path)
+        return same
 
     def notify(self, path) -> None:
         """A path may have landed (thread-safe: called from the watcher's thread)."""
@@ -54,13 +87,16 @@ class Candidates:
         Returns
         -------
         list of dict
-            ``{"kind": "ok", "path", "sha256", "size"}`` or ``{"kind": "bad", "path", "check", "reason"}``.
+            ``{"kind": "ok", "path", "sha256", "size", "route"}`` (``"unroutable": [check, reason]``
+            instead of ``"route"`` when the header cannot be routed), ``{"kind": "asn", "path",
+            "sha256", "size"}`` for a valid association file, or ``{"kind": "bad", "path", "check",
+            "reason"}``.
         """
         with self._lock:
             paths, self._seen = self._seen, set()
         if do_sweep:
             paths |= {str(p) for p in sweep(self.landing)}
-        released = [self.pending.submit(p) for p in sorted(paths - self.known)]
+        released = [self.pending.submit(p) for p in sorted(paths) if not self._unchanged(p)]
         released += self.pending.recheck()
         out = []
         for ins in filter(None, released):
@@ -69,13 +105,40 @@ class Candidates:
                 self.pending.forget(path)  # it is moved away; a new file of that name is new
                 out.append({"kind": "bad", "path": path, "check": ins.check, "reason": ins.reason})
                 continue
+            stamp = file_stamp(path)
             try:
                 sha = content_sha256(path)
             except FileNotFoundError:
                 continue
-            self.known.add(path)
-            out.append({"kind": "ok", "path": path, "sha256": sha, "size": ins.size})
+            if stamp is None or file_stamp(path) != stamp:
+                continue  # replaced while hashing: the new file is seen again (event or sweep)
+            self.known[path] = stamp
+            if is_asn_name(path):
+                out.append({"kind": "asn", "path": path, "sha256": sha, "size": ins.size})
+            else:
+                out.append({"kind": "ok", "path": path, "sha256": sha, "size": ins.size, **_route(path)})
         return out
+
+
+def _route(path: str) -> dict:
+    """``{"route": {...}}``, or ``{"unroutable": [check, reason]}``: routing here, where the
+    header has just been read, keeps the header parse off the driver's loop."""
+    try:
+        return {"route": route_dict(route_file(path))}
+    except BadInputError as exc:
+        return {"unroutable": [exc.check, exc.reason]}
+
+
+def file_stamp(path: str) -> tuple[int, int, int, int] | None:
+    """``(inode, size, mtime_ns, ctime_ns)`` of a path (not following symlinks), or None if gone.
+
+    A rename over the path changes the inode and ctime, a rewrite the size/mtime/ctime: any
+    landing of new bytes under the same name changes the stamp."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 @ray.remote
@@ -92,9 +155,10 @@ class IngestActor:
                                       poll_interval=cfg["poll_interval"]).start()
         self._swept = False
 
-    def set_known(self, paths: list[str]) -> int:
-        """Paths the ledger already has (skipped by sweeps)."""
-        self.core.known.update(paths)
+    def set_known(self, landed: dict[str, float]) -> int:
+        """Paths the ledger already has, with when each was recorded (skipped by sweeps unless
+        changed since)."""
+        self.core.set_known(landed)
         return len(self.core.known)
 
     def poll(self, do_sweep: bool = False) -> dict:

@@ -80,16 +80,19 @@ class LedgerActor:
         return self.ledger.start_attempt(file_id, stage)
 
     def record_products(self, file_id: int, products: list, stage: str | None,
-                        seconds: float | None = None, flush: bool = True) -> int:
-        """Record ``[[path, suffix], ...]`` written for a file (idempotent by path: a rerun adds
-        no row), in the ledger, the event log and the product table; returns how many are new."""
+                        seconds: float | None = None, flush: bool = True, node: str | None = None) -> int:
+        """Record ``[[path, suffix], ...]`` (or ``[path, suffix, sha256]``, checksummed by the
+        worker) written for a file (idempotent by path: a rerun adds no row), in the ledger, the
+        event log (with the Ray ``node`` that made it) and the product table; returns how many
+        are new."""
         rec = self.ledger.get(file_id)
         route = rec.route or {}
         new = 0
-        for path, suffix in products:
-            sha = file_sha256(path)
+        for path, suffix, *sha in products:
+            sha = sha[0] if sha else file_sha256(path)
             new += self.ledger.record_product(file_id, path, suffix, stage, sha)
-            self._log("product", rec.name, stage=stage, file_id=file_id, product=str(path), suffix=suffix)
+            self._log("product", rec.name, stage=stage, file_id=file_id, product=str(path), suffix=suffix,
+                      node=node)
             self.table.add({"file": rec.name, "product": str(path), "suffix": suffix,
                             "stage": _stage_number(stage, route), "pipeline": stage,
                             "exp_type": route.get("exp_type"), "sha256": sha,
@@ -104,8 +107,32 @@ class LedgerActor:
         except Exception:  # the table is a view; the ledger is the record
             pass
 
+    def fire_association(self, product: str, asn_path: str, pipeline: str, member_ids: list,
+                         partial: bool) -> dict:
+        rec = self.ledger.fire_association(product, asn_path, pipeline, member_ids, partial)
+        self._log("fired", Path(asn_path).name, stage=pipeline, association=product, partial=partial,
+                  members=rec["members"], runs=rec["runs"])
+        return rec
+
+    def start_association(self, product: str) -> int:
+        return self.ledger.start_association(product)
+
+    def end_association(self, product: str, state: str, error: str | None = None,
+                        check: str | None = None) -> dict:
+        rec = self.ledger.end_association(product, state, error=error, check=check)
+        self._log("finished" if state == "done" else "failed", Path(rec["asn_path"]).name, stage=rec["pipeline"],
+                  association=product, partial=rec["partial"], error=error, check=check)
+        return rec
+
+    def associations(self, state: str | None = None) -> list[dict]:
+        return self.ledger.associations(state)
+
+    def products(self, file_id: int) -> list[dict]:
+        return [_plain(p) for p in self.ledger.products(file_id)]
+
     #: Methods :meth:`apply` may run.
-    BATCHABLE = frozenset({"record_landed", "transition", "start_attempt", "record_products"})
+    BATCHABLE = frozenset({"record_landed", "transition", "start_attempt", "record_products",
+                           "fire_association", "start_association", "end_association"})
 
     def apply(self, ops: list) -> list:
         """Run several writes in one ledger transaction (one commit) and return their results.
@@ -198,6 +225,9 @@ class LedgerActor:
 
     def known_paths(self) -> list[str]:
         return sorted(self.ledger.known_paths())
+
+    def landed_times(self) -> dict[str, float]:
+        return self.ledger.landed_times()
 
     def get(self, file_id: int) -> dict:
         return _plain(self.ledger.get(file_id))

@@ -42,6 +42,10 @@ class Job:
     ready_at: float = 0.0
     attempts: int = 0
     route: dict = field(default_factory=dict)
+    #: Stage 3: the association product this job makes (``file_id`` is then its last member).
+    association: str | None = None
+    #: Keyword options of the worker's pipeline (image3: ``allowed_roots``, ``partial``).
+    options: dict = field(default_factory=dict)
 
 
 class StagePool:
@@ -85,6 +89,11 @@ class StagePool:
         return any(j.file_id == file_id for j in self.queue) or any(
             j.file_id == file_id for j, _, _ in self.inflight.values())
 
+    def has_association(self, product: str) -> bool:
+        """True if a job making ``product`` is queued or in flight here."""
+        return any(j.association == product for j in self.queue) or any(
+            j.association == product for j, _, _ in self.inflight.values())
+
     @property
     def depth(self) -> int:
         return len(self.queue)
@@ -125,7 +134,7 @@ class StagePool:
         """Submit one job to the least-loaded worker; returns the call's ObjectRef."""
         now = time.monotonic() if now is None else now
         index = min(range(len(self.workers)), key=lambda i: self.load[i])
-        ref = self._worker(index).process.remote(job.path, self.products_dir)
+        ref = self._worker(index).process.remote(job.path, self.products_dir, job.options or None)
         self.inflight[ref] = (job, index, now)
         self.load[index] += 1
         return ref

@@ -47,3 +47,17 @@ def next_stage(route: router.Route, pipeline: str) -> str | None:
     if pipeline == route.stage1:
         return route.stage2
     return None
+
+
+def stage_options(pipeline: str, route: dict, config) -> dict:
+    """Worker options of an exposure's stage-2 job.
+
+    An image2 exposure bound for image3 also gets its tweakreg source catalog (made while the
+    association's other members are still landing, so image3 need not detect them at firing
+    time), and its single-exposure ``_i2d`` quick look only when ``[associations]
+    stage3_quicklook`` asks for it: stage 3 makes the mosaic, and a full-frame resample would
+    delay the hand-on by seconds.  ``route`` is the route as a dict (:func:`route_dict`).
+    """
+    if pipeline != router.IMAGE2 or route.get("stage3") != router.IMAGE3:
+        return {}
+    return {"tweakreg_catalog": True, "quicklook": bool(config.associations.stage3_quicklook)}

@@ -1,4 +1,5 @@
-"""The service: ingest actor -> ledger actor -> router step -> stage pools -> association buffer.
+"""The service: ingest actor -> ledger actor -> router step -> stage pools -> association buffer
+actor -> stage-3 pool.
 
 :class:`Service` is the driver: a control loop on a thread that asks the ingest actor for
 complete candidates, records every transition in the ledger actor *before* handing work on,
@@ -23,17 +24,15 @@ import ray
 from ..config import ServiceConfig, apply_auth_mode
 from ..errors import BadInputError
 from . import metrics
-from .association import DONE, AssociationBuffer
+from .association import WAIT, AssociationActor, is_asn_name
 from .ingest_actor import IngestActor
 from .ledger_actor import LedgerActor
 from .pool import Job, StagePool
-from .routing import next_stage, route_dict, route_file, route_from_dict
+from .routing import next_stage, route_dict, route_file, route_from_dict, stage_options
+from .stage3 import Stage3, level1_product, level2_product
 from .worker import BAD, NOT_IMPLEMENTED, OK, clean_partials
 
 log = logging.getLogger("streamcal.service")
-
-#: Ledger states the service resumes on start, and where each goes.
-_STAGE_STATES = {"stage1": "stage1", "stage2": "stage2", "stage3": "stage3"}
 
 
 def init_ray(config: ServiceConfig) -> bool:
@@ -69,7 +68,7 @@ class Service:
         self.config = config
         self.landing, self.products = Path(config.landing), Path(config.products)
         self.pools: dict[str, StagePool] = {}
-        self.assoc = AssociationBuffer()
+        self.stage3 = Stage3(self)
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -91,12 +90,17 @@ class Service:
         self.products.mkdir(parents=True, exist_ok=True)
         self._started_ray = init_ray(self.config)
         actor = dict(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+        if self.config.ray.control_label_selector:
+            actor["label_selector"] = dict(self.config.ray.control_label_selector)
         self.ledger = LedgerActor.options(**actor).remote(str(self.products))
         self.ingest = IngestActor.options(**actor).remote(str(self.landing), vars(self.config.ingest))
+        self.assoc = AssociationActor.options(**actor).remote(str(self.products),
+                                                              self.config.associations.late_member_timeout)
         for tmp in self.products.glob(".*.part"):  # partial products of a killed run
             tmp.unlink(missing_ok=True)
         self._resume()
-        ray.get(self.ingest.set_known.remote(ray.get(self.ledger.known_paths.remote())))
+        self.stage3.resume()
+        ray.get(self.ingest.set_known.remote(ray.get(self.ledger.landed_times.remote())))
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="streamcal-service", daemon=True)
         self._thread.start()
@@ -111,7 +115,7 @@ class Service:
             self._thread.join(drain_timeout + 30)
         for pool in self.pools.values():
             pool.shutdown()
-        for name in ("ingest", "ledger"):
+        for name in ("ingest", "assoc", "ledger"):
             handle = getattr(self, name, None)
             if handle is not None:
                 try:
@@ -188,17 +192,27 @@ class Service:
             fid, path, state = rec["id"], rec["path"], rec["state"]
             self._landed_at[fid] = rec.get("landed_at") or time.time()
             route = rec.get("route")
+            if is_asn_name(path) and state in ("landed", "routed"):
+                self.stage3.asn_landed(fid, path, state)
+                continue
             if state == "landed" or not route:
                 if state == "landed":
                     self._route_new(fid, path)
                 continue
             if state == "routed":
                 self._enqueue(fid, path, route["stage1"], route, "stage1")
-            elif state in _STAGE_STATES:
+            elif state in ("stage1", "stage2"):
                 stage = rec.get("stage") or route[state]
-                self.pool(stage).enqueue(Job(fid, path, stage, self._landed_at[fid], route=route))
-            elif state == "waiting_association":
-                self.assoc.add(fid, route_from_dict(route))
+                if state == "stage2":  # stage 2 reads the stage-1 product
+                    path = level1_product(self._products_of(fid), route_from_dict(route)) or path
+                self.pool(stage).enqueue(Job(fid, path, stage, self._landed_at[fid], route=route,
+                                             options=stage_options(stage, route, self.config)))
+            elif state == "waiting_association":  # (again: the buffer ignores what it has)
+                self.stage3.add_member(fid, level2_product(self._products_of(fid)))
+            # stage3: the ledger's associations being made are queued by Stage3.resume
+
+    def _products_of(self, file_id: int) -> list:
+        return [[p["path"], p["suffix"]] for p in self._ledger("products", file_id)]
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
@@ -233,6 +247,8 @@ class Service:
                 self._collect(self.config.loop_interval)
                 if poll:
                     self._gauges()
+                if sweep:
+                    self.stage3.expire()
                 if (sweep and asked and not batch["candidates"] and not self._arrivals and batch["pending"] == 0
                         and self._quiet()):
                     self._idle.set()
@@ -250,16 +266,17 @@ class Service:
 
     def _land_some(self) -> None:
         """Record up to :attr:`land_batch` arrivals (one ledger call), route the new ones and
-        move them to stage 1 (one more ledger call), then queue them."""
+        move them to stage 1 (one more ledger call), then queue them; association files go to
+        the association buffer."""
         cands = [self._arrivals.popleft() for _ in range(min(self.land_batch, len(self._arrivals)))]
         good = []
         for cand in cands:
-            if cand["kind"] != "ok":
+            if cand["kind"] == "bad":
                 self._quarantine(None, cand["path"], cand["check"], cand["reason"])
             else:
                 good.append(cand)
         results = self._apply([(None, "record_landed", (c["path"], c["sha256"], c["size"]), {}) for c in good])
-        ops, jobs = [], []
+        ops, jobs, asns = [], [], []
         for cand, res in zip(good, results):
             if "ok" not in res:
                 self.errors.append(f"{cand['path']}: {res.get('error')}")
@@ -270,7 +287,13 @@ class Service:
             metrics.files_landed().inc()
             self._landed_at[file_id] = time.time()
             path = cand["path"]
-            rd = self._route_or_quarantine(file_id, path)
+            if cand["kind"] == "asn":
+                asns.append((file_id, path))
+                continue
+            if "unroutable" in cand:  # routed by the ingest actor (see ingest_actor._route)
+                self._quarantine(file_id, path, *cand["unroutable"], stage="router")
+                continue
+            rd = cand.get("route") or self._route_or_quarantine(file_id, path)
             if rd is None:
                 continue
             ops += [(file_id, "transition", (file_id, "routed"), {"route": rd}),
@@ -282,6 +305,8 @@ class Service:
                 self.pool(job.pipeline).enqueue(job)
             else:
                 self.errors.append(f"{job.path}: {res.get('error') or 'not routed'}")
+        for file_id, path in asns:
+            self.stage3.asn_landed(file_id, path)
 
     def _submit(self) -> None:
         """Start every job that may start now; their attempts are recorded in one ledger call
@@ -289,7 +314,8 @@ class Service:
         taken = [(pool, job) for pool in self.pools.values() for job in pool.take_ready()]
         if not taken:
             return
-        results = self._apply([(None, "start_attempt", (job.file_id, job.pipeline), {}) for _, job in taken])
+        results = self._apply([(None, "start_association", (job.association,), {}) if job.association else
+                               (None, "start_attempt", (job.file_id, job.pipeline), {}) for _, job in taken])
         for (pool, job), res in zip(taken, results):
             if "ok" not in res:  # no longer in flight (e.g. failed meanwhile): drop it
                 self.errors.append(f"{job.path}: {res.get('error')}")
@@ -302,7 +328,11 @@ class Service:
 
     def _fail(self, job: Job, reason: str, check: str) -> None:
         metrics.failures().inc(1.0, tags={"stage": job.pipeline, "reason": check})
-        self._ledger("transition", job.file_id, "failed", stage=job.pipeline, error=reason, check=check)
+        if job.association:
+            self._ledger("end_association", job.association, "failed", error=reason, check=check)
+            self.stage3.finished(job.association)
+        else:
+            self._ledger("transition", job.file_id, "failed", stage=job.pipeline, error=reason, check=check)
 
     def _collect(self, timeout: float) -> None:
         owner = {ref: pool for pool in self.pools.values() for ref in pool.inflight}
@@ -319,45 +349,49 @@ class Service:
                 self._outcome(job, outcome)
 
     def _record_ok(self, finished: list) -> None:
-        """Record the products and next state of every successful call in one ledger call,
-        then queue the next stages (only what the ledger committed)."""
+        """Record the products and next state of every successful call in one ledger call
+        (two ops per call), then hand each on: the next stage's pool, the association buffer,
+        or (stage 3) the remake that waited (only what the ledger committed)."""
         ops, nexts = [], []
         for job, outcome in finished:
             ops.append((job.file_id, "record_products",
-                        (job.file_id, outcome["products"], job.pipeline, outcome["seconds"]), {}))
+                        (job.file_id, outcome["products"], job.pipeline, outcome["seconds"]),
+                        {"node": outcome.get("node")}))
             metrics.latency_seconds().observe(max(time.time() - job.landed_at, 0.0), tags={"stage": job.pipeline})
+            if job.association:
+                ops.append((job.file_id, "end_association", (job.association, "done"), {}))
+                nexts.append((job, "made", None))
+                continue
             route = route_from_dict(job.route)
             nxt = next_stage(route, job.pipeline)
             if nxt is not None:
                 ops.append((job.file_id, "transition", (job.file_id, "stage2"), {"stage": nxt}))
-            else:
-                state = self.assoc.add(job.file_id, route)
-                ops.append((job.file_id, "transition", (job.file_id, "done" if state == DONE else state),
-                            {"stage": job.pipeline}))
-            nexts.append((job, nxt))
+                path = level1_product(outcome["products"], route) or job.path
+                nexts.append((job, "next", Job(job.file_id, path, nxt, job.landed_at, route=job.route,
+                                               options=stage_options(nxt, job.route, self.config))))
+                continue
+            state, why = self.stage3.state_after(route)
+            ops.append((job.file_id, "transition", (job.file_id, state), {"stage": job.pipeline, **why}))
+            nexts.append((job, "member" if state == WAIT else "end", level2_product(outcome["products"])))
         results = self._apply(ops)
-        for (job, nxt), res in zip(nexts, results[1::2]):
+        for (job, kind, then), res in zip(nexts, results[1::2]):
             if "ok" not in res:
                 self.errors.append(f"{job.path}: {res.get('error') or 'products not recorded'}")
-            elif nxt is not None:
-                self.pool(nxt).enqueue(Job(job.file_id, job.path, nxt, job.landed_at, route=job.route))
+            elif kind == "next":
+                self.pool(then.pipeline).enqueue(then)
+            elif kind == "member":
+                self.stage3.add_member(job.file_id, then)
+            elif kind == "made":
+                self.stage3.finished(job.association)
 
     def _outcome(self, job: Job, outcome: dict) -> None:
+        """A call that did not succeed: quarantine (bad input; an association fails instead),
+        fail (not implemented), or retry with backoff (transient) until the attempts run out."""
         kind = outcome["kind"]
-        if kind == OK:
-            self._ledger("record_products", job.file_id, outcome["products"], job.pipeline, outcome["seconds"])
-            metrics.latency_seconds().observe(max(time.time() - job.landed_at, 0.0), tags={"stage": job.pipeline})
-            route = route_from_dict(job.route)
-            nxt = next_stage(route, job.pipeline)
-            if nxt is not None:
-                self._enqueue(job.file_id, job.path, nxt, job.route, "stage2")
-            else:
-                state = self.assoc.add(job.file_id, route)
-                self._ledger("transition", job.file_id, "done" if state == DONE else state, stage=job.pipeline)
-        elif kind == BAD:
+        if kind == BAD and not job.association:
             self._quarantine(job.file_id, job.path, outcome["check"], outcome["reason"], stage=job.pipeline)
-        elif kind == NOT_IMPLEMENTED:
-            self._fail(job, outcome["reason"], "not_implemented")
+        elif kind in (BAD, NOT_IMPLEMENTED):
+            self._fail(job, outcome["reason"], outcome.get("check") or "not_implemented")
         else:  # transient: retry with backoff unless the attempts are used up
             metrics.failures().inc(1.0, tags={"stage": job.pipeline, "reason": "transient"})
             clean_partials(self.products, job.path)
@@ -386,6 +420,7 @@ def run_forever(config: ServiceConfig, *, report_every: float = 30.0) -> int:
     service = Service(config)
     try:
         service.start()
+        signal.signal(signal.SIGTERM, _term)  # again: joining a cluster installs Ray's own handler
         print(f"streamcal: watching {service.landing}, products in {service.products} "
               f"(Ray dashboard at {config.ray.dashboard_host}:8265 when enabled); Ctrl-C stops",
               file=sys.stderr)

@@ -20,7 +20,7 @@ from typing import Iterable
 
 from .layout import LayoutError, scan_layout
 
-__all__ = ["Status", "Inspection", "inspect", "content_sha256", "group_by_content", "MAX_BYTES"]
+__all__ = ["Status", "Inspection", "inspect", "inspect_asn", "content_sha256", "group_by_content", "MAX_BYTES"]
 
 #: Default limit on the total size the headers of one file may declare (64 GiB).
 MAX_BYTES = 64 * 2**30
@@ -178,6 +178,34 @@ def inspect(path: str | os.PathLike, landing: str | os.PathLike, *, stable_secon
                           f"complete by its headers but modified {age:.2f} s ago", **base)
     return Inspection(path, Status.OK, "layout",
                       f"{len(layout.hdu_ends)} HDUs, {layout.declared} bytes as declared", **base)
+
+
+#: Largest association (ASN JSON) file accepted from the landing directory (they are a few kB).
+MAX_ASN_BYTES = 4 << 20
+
+
+def inspect_asn(path: str | os.PathLike, landing: str | os.PathLike, *, stable_seconds: float = 2.0,
+                now: float | None = None) -> Inspection:
+    """Classify an association file (``*_asn.json``) like :func:`inspect` does a FITS file:
+    ok once it parses as a valid ASN; bad when too large, or still invalid after
+    ``stable_seconds`` unchanged (``check="asn"``); incomplete before that."""
+    from ..associations import AsnError, read_asn
+
+    verdict = inspect(path, landing, stable_seconds=stable_seconds, now=now)
+    if verdict.status in (Status.GONE,) or verdict.check in ("symlink", "regular_file", "empty"):
+        return verdict
+    path = Path(path)
+    base = dict(size=verdict.size, mtime_ns=verdict.mtime_ns)
+    if (verdict.size or 0) > MAX_ASN_BYTES:
+        return Inspection(path, Status.BAD, "size", f"{verdict.size} bytes is too large for an association", **base)
+    try:
+        read_asn(path)
+    except AsnError as err:
+        age = (time.time() if now is None else now) - verdict.mtime_ns / 1e9
+        if age >= stable_seconds:
+            return Inspection(path, Status.BAD, "asn", f"not a valid association: {err}", **base)
+        return Inspection(path, Status.INCOMPLETE, "asn", "not a valid association yet", **base)
+    return Inspection(path, Status.OK, "asn", "a valid association", **base)
 
 
 def content_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

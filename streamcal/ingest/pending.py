@@ -6,7 +6,6 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 from typing import Callable
 

@@ -8,5 +8,15 @@ frozenset({'ipc', 'lastframe', 'persistence', 'firstframe', 'rscd'})
 from .definitions import PIPELINES, PipelineSpec, pipeline_for
 from .runner import CalibrationOptions, PipelineResult, Product, calibrate_file, run_pipeline
 
+
+def __getattr__(name: str):
+    # image2 imports the WCS/resample stack: load it only when asked for
+    if name in ("calibrate_image2_file", "run_image2"):
+        from . import image2
+
+        return getattr(image2, name)
+    raise AttributeError(name)
+
+
 __all__ = ["PIPELINES", "PipelineSpec", "pipeline_for", "CalibrationOptions", "PipelineResult",
-           "Product", "calibrate_file", "run_pipeline"]
+           "Product", "calibrate_file", "run_pipeline", "calibrate_image2_file", "run_image2"]

@@ -1,4 +1,5 @@
-"""Which steps each stage-1 pipeline runs, in which order, per instrument family.
+"""Which steps each pipeline runs, in which order, per instrument family (stage 1 and
+calwebb_image2).
 
 Orders follow the pipeline table (seed): near-IR and MIRI differ.  Steps skipped by default
 (ipc, persistence, charge_migration, firstframe) say so in their own ``Params``; what depends on
@@ -20,11 +21,14 @@ NIR_DARK = ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix"
 MIRI_DARK = ("group_scale", "dq_init", "saturation", "ipc", "firstframe", "reset", "linearity",
              "rscd", "lastframe")
 GUIDER = ("dq_init", "guider_cds", "flat_field")
+#: calwebb_image2 (jwst_spec 4.1); resample makes the single-exposure ``_i2d`` beside the ``_cal``.
+IMAGE2 = ("background", "assign_wcs", "flat_field", "photom", "resample")
+IMAGE3 = ("assign_mtwcs", "tweakreg", "skymatch", "outlier_detection", "resample", "source_catalog")
 
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """A stage-1 pipeline.
+    """A pipeline.
 
     Attributes
     ----------
@@ -33,11 +37,14 @@ class PipelineSpec:
     nir_steps, miri_steps : tuple of str
         Step order for near-IR detectors and for MIRI.
     output : str
-        ``"rate"`` (rate + rateints), ``"dark"`` (4-D ``_dark``) or ``"guider"`` (3-D ``_cal``).
+        ``"rate"`` (rate + rateints), ``"dark"`` (4-D ``_dark``), ``"guider"`` (3-D ``_cal``) or
+        ``"cal"`` (stage 2: cal/calints, optional bsub, i2d).
     default_skips : frozenset of str
         Steps this pipeline skips unless the user turns them on (``--set STEP.skip=false``).
     miri_default_skips : frozenset of str
         Additional default skips for MIRI.
+    stage : int
+        1 (input: raw ramps) or 2 (input: rate/rateints or a level-2 ASN).
     """
 
     name: str
@@ -46,6 +53,7 @@ class PipelineSpec:
     output: str
     default_skips: frozenset[str] = field(default_factory=frozenset)
     miri_default_skips: frozenset[str] = field(default_factory=frozenset)
+    stage: int = 1
 
     def steps_for(self, instrument: str) -> tuple[str, ...]:
         return self.miri_steps if instrument.upper() == "MIRI" else self.nir_steps
@@ -67,21 +75,23 @@ PIPELINES: dict[str, PipelineSpec] = {
         PipelineSpec("calwebb_dark", NIR_DARK, MIRI_DARK, "dark",
                      miri_default_skips=frozenset({"refpix"})),
         PipelineSpec("calwebb_guider", GUIDER, GUIDER, "guider"),
+        PipelineSpec("calwebb_image2", IMAGE2, IMAGE2, "cal", stage=2),
+        PipelineSpec("calwebb_image3", IMAGE3, IMAGE3, "i2d", stage=3),
     )
 }
 
 #: Pipelines of the table that streamcal does not implement yet (later stages).
-LATER_STAGES = ("calwebb_image2", "calwebb_spec2", "calwebb_image3", "calwebb_spec3",
+LATER_STAGES = ("calwebb_spec2", "calwebb_spec3",
                 "calwebb_ami3", "calwebb_coron3", "calwebb_tso3")
 
 
 def pipeline_for(name: str) -> PipelineSpec:
-    """The spec of a stage-1 pipeline by jwst name (aliases such as ``calwebb_dark1`` accepted).
+    """The spec of a pipeline by jwst name (aliases such as ``calwebb_dark1`` accepted).
 
     Raises
     ------
     NotImplementedStepError
-        For stage-2/3 pipelines, which are not implemented yet.
+        For stage-2/3 pipelines not implemented yet.
     KeyError
         For a name that is no pipeline at all.
     """

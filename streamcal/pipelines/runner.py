@@ -1,17 +1,20 @@
-"""Run a stage-1 pipeline on one exposure: in memory (:func:`run_pipeline`) or file to files
-(:func:`calibrate_file`).  Plain Python: the same functions run in a test, the CLI or a Ray actor."""
+"""Run a pipeline on one exposure: in memory (:func:`run_pipeline` for stage 1,
+:func:`streamcal.pipelines.image2.run_image2` for stage 2) or file to files
+(:func:`calibrate_file`, which dispatches by input).  Both stages share the step loop
+(:func:`run_steps`) and the product writer (:func:`write_products`).  Plain Python: the same
+functions run in a test, the CLI or a Ray actor."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from .. import router
-from ..errors import BadInputError, ReferenceFileError
-from ..fitsio import read_raw, write_image, write_ramp
-from ..models import ImageModel, RampFitOutput, RampModel, product_name
+from ..errors import BadInputError, NotImplementedStepError, ReferenceFileError
+from ..fitsio import read_raw, write_image, write_mosaic, write_ramp
+from ..models import ImageModel, MosaicModel, RampModel, product_name
 from ..provenance import Provenance, StepRecord, sha256_file
 from ..steps import get_step
 from ..steps.base import StepParams, make_params, params_dict, skipped
@@ -48,7 +51,7 @@ class Product:
     """One product to write: its suffix, its model and the jwst datamodel name."""
 
     suffix: str
-    model: ImageModel | RampModel
+    model: ImageModel | RampModel | MosaicModel
     datamodel: str
 
 
@@ -79,8 +82,16 @@ def resolve_params(spec: PipelineSpec, instrument: str, options: CalibrationOpti
         values.update(options.step_values.get(name, {}))
         if name in options.skip:
             values["skip"] = True
-        resolved[name] = make_params(get_step(name).Params, name, values)
+        resolved[name] = make_params(_params_class(name), name, values)
     return resolved
+
+
+def _params_class(name: str) -> type[StepParams]:
+    """A step's ``Params``; the common ones for a step streamcal lacks (it can only be skipped)."""
+    try:
+        return get_step(name).Params
+    except KeyError:
+        return StepParams
 
 
 def _refs_for(step, meta, refs) -> tuple[dict, list[str]]:
@@ -94,13 +105,26 @@ def _refs_for(step, meta, refs) -> tuple[dict, list[str]]:
     return found, missing
 
 
-def _run_step(name: str, model, refs, params: StepParams):
-    step = get_step(name)
-    record = StepRecord(name=name, status="SKIPPED", status_keyword=step.STATUS_KEYWORD,
-                        parameters=params_dict(params))
+def step_module(name: str):
+    """The step module, or :class:`NotImplementedStepError` naming the step when streamcal has
+    none of that name (a pipeline that lists it can still run with the step skipped)."""
+    try:
+        return get_step(name)
+    except KeyError:
+        raise NotImplementedStepError(f"step {name} is not implemented") from None
+
+
+def _run_step(name: str, model, refs, params: StepParams, inputs: Mapping[str, Any]):
+    """One step with its provenance record.  Order: skip by parameter, the step's own
+    ``check_supported(meta)`` (raises for modes it cannot do), reference lookup, ``run``."""
+    step = step_module(name) if not params.skip else None
+    record = StepRecord(name=name, status="SKIPPED", parameters=params_dict(params),
+                        status_keyword=step.STATUS_KEYWORD if step else status_keyword(name))
     if params.skip:
         record.note = "skipped by parameter"
         return model, record, {}
+    if hasattr(step, "check_supported"):
+        step.check_supported(model.meta)
     found, missing = _refs_for(step, model.meta, refs)
     record.reffiles = {k: v.path for k, v in found.items()}
     if missing:
@@ -110,10 +134,59 @@ def _run_step(name: str, model, refs, params: StepParams):
         record.note = skipped(f"no {', '.join(missing)} reference file applies (N/A)").note
         return model, record, {}
     start = time.perf_counter()
-    model, report = step.run(model, found, params)
+    model, report = step.run(model, found, params, **inputs)
     record.seconds = time.perf_counter() - start
     record.status, record.note = report.status, report.note
     return model, record, dict(report.keywords)
+
+
+def status_keyword(name: str) -> str:
+    """The jwst ``S_*`` keyword of a step (a made-up one for a step streamcal lacks)."""
+    try:
+        return get_step(name).STATUS_KEYWORD
+    except KeyError:
+        return f"S_{name[:6].upper()}"
+
+
+def run_steps(names: Sequence[str], model, refs, params: Mapping[str, StepParams], prov: Provenance, *,
+              inputs: Mapping[str, Mapping[str, Any]] | None = None,
+              before: Callable[[str, Any, StepParams], StepParams] | None = None,
+              after: Callable[[str, Any], None] | None = None) -> tuple[Any, dict[str, Any]]:
+    """The step loop every pipeline shares: run ``names`` in order on ``model``.
+
+    Parameters
+    ----------
+    names : sequence of str
+        jwst step names, in order.
+    model
+        What the first step takes (RampModel, ImageModel); each step returns the next one.
+    refs : ReferenceSet
+    params : mapping
+        Resolved parameters per step (:func:`resolve_params`).
+    prov : Provenance
+        Gets one :class:`StepRecord` per step, run or skipped.
+    inputs : mapping, optional
+        Extra keyword arguments per step (``{"background": {"backgrounds": [...]}}``).
+    before : callable, optional
+        ``before(name, model, params) -> params``: last look before a step runs (save an
+        intermediate product, change a parameter that depends on the model).
+    after : callable, optional
+        ``after(name, model)`` once a step has run.
+
+    Returns
+    -------
+    model, keywords
+        The last step's model; header keywords the steps asked for.
+    """
+    keywords: dict[str, Any] = {}
+    for name in names:
+        step_params = before(name, model, params[name]) if before else params[name]
+        model, record, step_keywords = _run_step(name, model, refs, step_params, (inputs or {}).get(name, {}))
+        prov.steps.append(record)
+        keywords.update(step_keywords)
+        if after:
+            after(name, model)
+    return model, keywords
 
 
 def _products(spec: PipelineSpec, model, route_tso: bool) -> list[Product]:
@@ -154,19 +227,21 @@ def run_pipeline(ramp: RampModel, refs, options: CalibrationOptions = Calibratio
             raise BadInputError(input_name or ramp.meta.filename, "exp_type", str(exc.args[0])) from None
         route = None
     spec = pipeline_for(options.pipeline or route.stage1)
+    if spec.stage != 1:
+        raise BadInputError(input_name or ramp.meta.filename, "pipeline",
+                            f"{spec.name} calibrates _rate/_rateints products, not a raw exposure")
     params = resolve_params(spec, ramp.meta.instrument, options)
     prov = Provenance(spec.name, input_name or ramp.meta.filename, input_sha256)
-    model: Any = ramp
     extra_products: list[Product] = []
-    keywords: dict[str, Any] = {}
-    for name in spec.steps_for(ramp.meta.instrument):
-        if name == "ramp_fit" and options.save_calibrated_ramp and not params[name].skip:
+
+    def before(name: str, model, step_params: StepParams) -> StepParams:
+        if name == "ramp_fit" and options.save_calibrated_ramp and not step_params.skip:
             extra_products.append(Product("ramp", model, "RampModel"))
         if name == "gain_scale" and isinstance(model, RampModel):
-            params[name] = replace(params[name], skip=True)  # nothing to scale without ramp_fit
-        model, record, step_keywords = _run_step(name, model, refs, params[name])
-        prov.steps.append(record)
-        keywords.update(step_keywords)
+            return replace(step_params, skip=True)  # nothing to scale without ramp_fit
+        return step_params
+
+    model, keywords = run_steps(spec.steps_for(ramp.meta.instrument), ramp, refs, params, prov, before=before)
     products = _products(spec, model, bool(route and route.tso)) + extra_products
     for product in products:
         product.model.header.update(keywords)
@@ -182,6 +257,8 @@ def write_products(result: PipelineResult, input_name: str, out_dir: str | Path)
             path = Path(out_dir) / product_name(Path(input_name).name, product.suffix)
             if isinstance(product.model, RampModel):
                 written.append(write_ramp(product.model, path, result.provenance))
+            elif isinstance(product.model, MosaicModel):
+                written.append(write_mosaic(product.model, path, result.provenance))
             else:
                 written.append(write_image(product.model, path, result.provenance, product.datamodel))
     except BaseException:
@@ -191,19 +268,64 @@ def write_products(result: PipelineResult, input_name: str, out_dir: str | Path)
     return written
 
 
+#: File-name suffixes of the inputs of stage 2 (everything else is calibrated by stage 1).
+STAGE2_SUFFIXES = ("_rate.fits", "_rateints.fits")
+
+
+def is_stage2_input(path: str | Path, options: CalibrationOptions = CalibrationOptions()) -> bool:
+    """Whether ``calibrate_file`` sends ``path`` to a stage-2 pipeline: a level-2 ASN (``.json``),
+    a ``_rate``/``_rateints`` file, or any file when a stage-2 pipeline is forced."""
+    name = Path(path).name.lower()
+    if options.pipeline:
+        try:
+            return pipeline_for(options.pipeline).stage == 2
+        except (KeyError, NotImplementedStepError):
+            return False
+    return name.endswith(".json") or name.endswith(STAGE2_SUFFIXES)
+
+
+def level3_asn_type(path: str | Path) -> str | None:
+    """The ``asn_type`` of a level-3 ASN file (``"image3"``...); ``None`` for anything else,
+    including level-2 ASNs and files that are not ASNs at all (those fail later, with reasons)."""
+    if not str(path).lower().endswith(".json"):
+        return None
+    from ..associations import AsnError, read_asn
+
+    try:
+        asn_type = str(read_asn(path).get("asn_type", ""))
+    except (AsnError, OSError, ValueError):
+        return None
+    return None if asn_type.endswith("2") else asn_type
+
+
 def calibrate_file(path: str | Path, out_dir: str | Path, refs, options: CalibrationOptions = CalibrationOptions()) -> list[Path]:
-    """Read a raw exposure, run its stage-1 pipeline, write the products into ``out_dir``.
+    """Calibrate one input file into ``out_dir``: a raw exposure through its stage-1 pipeline,
+    a ``_rate``/``_rateints`` file or level-2 ASN through stage 2 (calwebb_image2), an image3
+    ASN through calwebb_image3 (members resolved next to the ASN only).
 
     Returns
     -------
     list of Path
-        The products written (``<root>_rate.fits``, ``<root>_rateints.fits``, ...).
+        The products written (``<root>_rate.fits``, ``<root>_rateints.fits``, ``<root>_cal.fits``, ...).
 
     Raises
     ------
     BadInputError
         The file is unusable; nothing is written.
     """
+    asn_type = level3_asn_type(path)
+    if asn_type == "image3":
+        from .image3 import calibrate_image3_file
+
+        return calibrate_image3_file(path, out_dir, refs, allowed_roots=[Path(path).parent],
+                                     options=options)
+    if asn_type:
+        raise NotImplementedStepError(f"{Path(path).name}: {asn_type} associations need a stage-3 "
+                                      "pipeline streamcal does not implement yet")
+    if is_stage2_input(path, options):
+        from .image2 import calibrate_image2_file
+
+        return calibrate_image2_file(path, out_dir, refs, options)
     path = Path(path)
     sha = sha256_file(path) if path.is_file() else ""
     ramp = read_raw(path)

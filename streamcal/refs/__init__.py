@@ -10,6 +10,10 @@ the exposure's subarray, DQ already in standard bits (:meth:`~ReferenceSet.get`)
   by their headers (``index.json``) and selected with CRDS-like rules
   (:mod:`streamcal.refs.select`).
 
+Files are FITS, except the WCS types (DISTORTION, FILTEROFFSET), which are ASDF as in jwst
+(:mod:`streamcal.refs.asdf_io`): their ``RefData.tree`` holds the transform or table, and
+their ``meta`` supplies the selection keys.
+
 ``overrides`` (``--override REFTYPE=PATH``, jwst ``override_<reftype>``) name a file to use for
 every exposure.  IRS2 (NIRSpec NRSIRS2 readouts) needs REFPIX reference files, which streamcal
 does not support: the synthetic set has no REFPIX type.
@@ -24,14 +28,12 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Mapping
 
-from astropy.io import fits
-
 from ..detectors import DETECTORS
 from ..errors import ReferenceFileError
 from ..models import ExposureMeta
 from . import generate
 from .index import DirectoryIndex
-from .io import read_reffile
+from .io import read_reffile, read_selection_header
 from .model import RefData
 from .select import RefKeys, best, cutout_window, keys_from_header, window_contains
 from .synthetic import VERSION as SYNTHETIC_VERSION
@@ -250,7 +252,7 @@ class ReferenceSet:
                 if keys.path == str(path):
                     return keys
         try:
-            return keys_from_header(str(path), fits.getheader(path, 0))
+            return keys_from_header(str(path), read_selection_header(path))
         except Exception as exc:
             raise ReferenceFileError(f"cannot read reference file {path}: {type(exc).__name__}: {exc}") from None
 

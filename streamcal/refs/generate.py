@@ -23,6 +23,9 @@ from ..detectors import Detector, get_subarray
 from ..fitsio import atomic_write
 from ..models import ExposureMeta
 from . import synthetic as syn
+from . import synth_catalog, synth_stage2
+from . import synth_wcs
+from .asdf_io import write_asdf_reffile
 from .io import dq_def_hdu, reffile_hdulist
 
 #: Reference types of the synthetic set, per instrument.
@@ -49,6 +52,8 @@ _DATAMODEL = {"mask": "MaskModel", "saturation": "SaturationModel", "superbias":
 
 def supported(reftype: str, detector: Detector) -> bool:
     """Whether the synthetic set has reference type ``reftype`` for this detector."""
+    if reftype in ASDF_BUILDERS:
+        return synth_wcs.supported(reftype, detector)
     return reftype in SYNTHETIC_TYPES.get(detector.instrument, frozenset())
 
 
@@ -71,11 +76,12 @@ def window_tag(detector: Detector, meta: ExposureMeta) -> str:
 
 
 def file_name(detector: Detector, reftype: str, tag: str | None = None) -> str:
-    """``streamcal_<instrument>_<detector>_<reftype>[_<tag>]_<version>.fits``."""
+    """``streamcal_<instrument>_<detector>_<reftype>[_<tag>]_<version>.fits`` (``.asdf`` for
+    the ASDF types, as jwst's WCS reference files)."""
     parts = ["streamcal", detector.instrument.lower(), detector.name.lower(), reftype]
     if tag:
         parts.append(tag)
-    return "_".join(parts + [syn.VERSION]) + ".fits"
+    return "_".join(parts + [syn.VERSION]) + (".asdf" if reftype in ASDF_BUILDERS else ".fits")
 
 
 def _encode_dq(std: np.ndarray, local: dict[str, int]) -> np.ndarray:
@@ -157,13 +163,6 @@ def _ipc(det: Detector, meta):
     return "Synthetic IPC deconvolution kernel", {"SCI": syn.ipc_kernel(det)}, {}, {}
 
 
-def _flat(det: Detector, meta):
-    bits = {"DO_NOT_USE": 1, "NO_FLAT_FIELD": 2}
-    sci, err, bad = syn.flat(det)
-    dq = _flag_dq(det.shape, {"NO_FLAT_FIELD": bad, "DO_NOT_USE": bad}, bits)
-    return "Synthetic flat field", {"SCI": sci, "ERR": err, "DQ": dq}, {"DQ_DEF": dq_def_hdu(bits)}, {}
-
-
 def _rscd(det: Detector, meta):
     names = list(syn.RSCD_GROUP_SKIP)
     # (subarray, readpatt, groups to skip in the first integration, in later integrations)
@@ -216,27 +215,51 @@ def _reset(det: Detector, meta: ExposureMeta):
 
 _BUILDERS: dict[str, Callable] = {
     "mask": _mask, "saturation": _saturation, "superbias": _superbias, "linearity": _linearity,
-    "gain": _gain, "readnoise": _readnoise, "ipc": _ipc, "flat": _flat, "rscd": _rscd,
+    "gain": _gain, "readnoise": _readnoise, "ipc": _ipc, "rscd": _rscd,
     "dark": _dark, "reset": _reset,
 }
+
+# source_catalog's references (APCORR, ABVEGAOFFSET: streamcal.refs.synth_catalog), imagers only.
+for _inst in ("NIRCAM", "NIRISS", "MIRI", "FGS"):
+    SYNTHETIC_TYPES[_inst] = SYNTHETIC_TYPES[_inst] | {"apcorr", "abvegaoffset"}
+_DATAMODEL.update({"apcorr": "ImgApcorrModel", "abvegaoffset": "ABVegaOffsetModel"})
+_BUILDERS.update({"apcorr": synth_catalog.build_apcorr, "abvegaoffset": synth_catalog.build_abvegaoffset})
+
+# image2's references (FLAT per filter, PHOTOM, AREA: streamcal.refs.synth_stage2), imagers only.
+for _inst in synth_stage2.STAGE2_INSTRUMENTS:
+    SYNTHETIC_TYPES[_inst] = SYNTHETIC_TYPES[_inst] | set(synth_stage2.BUILDERS)
+_DATAMODEL.update(synth_stage2.DATAMODELS)
+_BUILDERS.update(synth_stage2.BUILDERS)
+
+# WCS references (DISTORTION, FILTEROFFSET: streamcal.refs.synth_wcs): ASDF trees, as in jwst.
+ASDF_BUILDERS: dict[str, Callable] = {"distortion": synth_wcs.distortion_tree,
+                                      "filteroffset": synth_wcs.filteroffset_tree}
+
+
+def _file_tag(reftype: str, detector: Detector, meta: ExposureMeta | None) -> str | None:
+    """File-name tag: the window of per-window types, the filter of per-filter flats."""
+    if reftype in PER_WINDOW_TYPES:
+        return window_tag(detector, meta)
+    return synth_stage2.flat_tag(detector, meta) if reftype == "flat" else None
 
 
 def build(reftype: str, detector: Detector, meta: ExposureMeta | None = None) -> tuple[str, fits.HDUList]:
     """File name and HDU list of one synthetic reference file.
 
-    ``meta`` (the exposure) is needed for the per-window types (dark, reset).
+    ``meta`` (the exposure) is needed for the per-window types (dark, reset).  The ASDF types
+    (:data:`ASDF_BUILDERS`) are trees, not HDU lists: :func:`ensure` writes those.
 
     Raises
     ------
     KeyError
-        The synthetic set has no such reference type for this detector.
+        The synthetic set has no such reference type for this detector, or it is an ASDF type.
     """
-    if not supported(reftype, detector):
-        raise KeyError(f"the synthetic set has no {reftype} reference for {detector.name}")
+    if not supported(reftype, detector) or reftype in ASDF_BUILDERS:
+        raise KeyError(f"the synthetic set has no {reftype} FITS reference for {detector.name}")
     per_window = reftype in PER_WINDOW_TYPES
     if per_window and meta is None:
         raise ValueError(f"{reftype} references are per window: pass the exposure metadata")
-    name = file_name(detector, reftype, window_tag(detector, meta) if per_window else None)
+    name = file_name(detector, reftype, _file_tag(reftype, detector, meta))
     descrip, images, tables, extra = _BUILDERS[reftype](detector, meta)
     window = ((meta.subarray, meta.substrt1, meta.substrt2, meta.subsize1, meta.subsize2)
               if per_window else None)
@@ -258,8 +281,7 @@ def ensure(reftype: str, detector: Detector, meta: ExposureMeta | None, director
     each writing ~300 MB per detector.  Without a pool, or when linking is impossible, the file
     is generated in ``directory``.
     """
-    per_window = reftype in PER_WINDOW_TYPES
-    name = file_name(detector, reftype, window_tag(detector, meta) if per_window else None)
+    name = file_name(detector, reftype, _file_tag(reftype, detector, meta))
     path = directory / name
     if path.exists():
         return path
@@ -267,6 +289,9 @@ def ensure(reftype: str, detector: Detector, meta: ExposureMeta | None, director
         pooled = ensure(reftype, detector, meta, pool)
         if _link_into(pooled, path):
             return path
+    if reftype in ASDF_BUILDERS:
+        write_asdf_reffile(ASDF_BUILDERS[reftype](detector, name, syn.VERSION), path)
+        return path
     _, hdul = build(reftype, detector, meta)
     atomic_write(hdul, path)
     return path

@@ -1,6 +1,7 @@
 """An index of a directory of reference files, kept in ``index.json`` (CRDS-cache-like).
 
-Building it means reading the primary header of every ``*.fits`` file; that is done once and
+Building it means reading the primary header of every ``*.fits`` file (the ``meta`` of every
+``*.asdf`` file, the format of jwst's WCS reference files); that is done once and
 then only for files that are new or changed (by size and modification time), so a service that
 runs for days re-checks its reference directory cheaply.  The JSON file is rewritten
 atomically; two processes refreshing at once each write a complete, valid index.
@@ -13,16 +14,16 @@ import logging
 import os
 import tempfile
 import threading
-import warnings
 from pathlib import Path
 
-from astropy.io import fits
-
+from .io import read_selection_header
 from .select import RefKeys, keys_from_header
 
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "index.json"
+#: Reference files indexed: FITS, and ASDF (distortion, filteroffset, ...).
+_PATTERNS = ("*.fits", "*.asdf")
 _FORMAT_VERSION = 1
 
 
@@ -34,9 +35,7 @@ def _signature(path: Path) -> tuple[int, int]:
 def _read_keys(path: Path) -> RefKeys | None:
     """Selection keys of one file, or None (logged) when it is not a readable reference file."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            header = fits.getheader(path, 0)
+        header = read_selection_header(path)
     except Exception as exc:  # a corrupt file must not take the whole index down
         log.warning("reference index: skipping unreadable %s (%s)", path, exc)
         return None
@@ -91,7 +90,8 @@ class DirectoryIndex:
         """Re-read headers of new or changed files, drop removed ones; persist when anything
         changed.  Returns whether the index changed."""
         with self._lock:
-            current = {p.name: p for p in self.root.glob("*.fits") if not p.name.startswith(".")}
+            current = {p.name: p for pattern in _PATTERNS for p in self.root.glob(pattern)
+                       if not p.name.startswith(".")}
             changed = False
             for name in list(self._entries):
                 if name not in current:

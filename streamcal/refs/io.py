@@ -3,7 +3,8 @@
 A reference file is a primary header (REFTYPE, INSTRUME, DETECTOR, SUBARRAY, SUBSTRT1/2,
 SUBSIZE1/2, READPATT/P_READPA, EXP_TYPE/P_EXP_TY, FILTER, USEAFTER, PEDIGREE, DESCRIP,
 AUTHOR ...), image extensions (SCI, ERR, DQ, COEFFS ...), table extensions (DQ_DEF, ...) and,
-in files made by the jwst datamodels, an ``ASDF`` extension we do not need.
+in files made by the jwst datamodels, an ``ASDF`` extension we do not need.  WCS reference
+files (distortion, filteroffset) are ASDF files instead: :mod:`streamcal.refs.asdf_io`.
 
 :func:`read_reffile` reads one into a :class:`~streamcal.refs.model.RefData`, cut to a window
 and with DQ translated to the standard bits; every failure becomes
@@ -21,6 +22,7 @@ from astropy.io import fits
 
 from ..dqflags import translate_dq
 from ..errors import ReferenceFileError
+from .asdf_io import is_asdf, read_asdf_reffile, read_meta_header
 from .model import RefData
 
 #: Extensions that carry serialized metadata, not data a step uses.
@@ -110,6 +112,8 @@ def read_reffile(path: str | Path, reftype: str | None = None,
         The file is missing, not FITS, or cannot be read.
     """
     path = Path(path)
+    if is_asdf(path):  # a WCS reference file: a tree, no arrays to cut
+        return read_asdf_reffile(path, reftype)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # old CRDS files carry non-standard cards
@@ -154,3 +158,13 @@ def reffile_hdulist(header: Mapping[str, object], images: Mapping[str, np.ndarra
     hdus += [fits.ImageHDU(data, name=name) for name, data in images.items()]
     hdus += list((tables or {}).values())
     return fits.HDUList(hdus)
+
+
+def read_selection_header(path: str | Path) -> fits.Header:
+    """The selection keywords of a reference file: the primary header of a FITS file, the
+    cards made from ``meta`` of an ASDF file."""
+    if is_asdf(path):
+        return read_meta_header(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fits.getheader(path, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -26,6 +27,10 @@ class RefData:
         translated to standard JWST bit values through the file's ``DQ_DEF``.
     tables : dict of str to ndarray
         Table extensions by EXTNAME, as numpy record arrays.
+    tree : dict, optional
+        ASDF reference files (distortion, filteroffset, ...): the file's tree, e.g.
+        ``tree["model"]`` (an astropy.modeling transform) or ``tree["filters"]``; ``header``
+        then holds the selection keywords taken from ``tree["meta"]``.  None for FITS files.
     """
 
     reftype: str
@@ -33,6 +38,7 @@ class RefData:
     header: fits.Header
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     tables: dict[str, np.ndarray] = field(default_factory=dict)
+    tree: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:

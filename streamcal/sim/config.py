@@ -69,6 +69,15 @@ class ExposureConfig:
         Total rate of the target star, e-/s (default per mode; 0 for none).
     bias_drift : bool
         Add NIR reference-pixel drifts.
+    pointing_error_arcsec : float
+        Size of the random error of the true pointing relative to the header's RA_REF/DEC_REF
+        (and roll); recorded in the truth file (:mod:`streamcal.sim.pointing`).
+    va_scale : float
+        Velocity-aberration scale (VA_SCALE), applied to the sky and written to the header.
+    star_count : int, optional
+        Field stars over the window (replaces ``stars_per_arcmin2``).
+    star_flux_e : (float, float), optional
+        Star rates log-uniform in this range, e-/s (default: 10-3e4 with 5 % up to 1e6).
     """
 
     detector: str = "NRCA1"
@@ -105,6 +114,10 @@ class ExposureConfig:
     galaxies_per_arcmin2: float = 300.0
     target_flux_e: float | None = None
     bias_drift: bool = True
+    pointing_error_arcsec: float = 0.0
+    va_scale: float = 1.0
+    star_count: int | None = None
+    star_flux_e: tuple[float, float] | None = None
     targname: str = "SIMULATED-FIELD"
 
 
@@ -211,6 +224,8 @@ def primary_header(s: Setup) -> fits.Header:
         "ZEROFRAM": False, "DATAPROB": False, "SCA_NUM": headers.SCA_NUM[det.name],
         **headers.readout_cards(det, s.pattern, s.timing), **headers.subarray_cards(det, s.subarray),
         "PATTTYPE": c.patttype, "PATT_NUM": c.patt_num, "NUMDTHPT": c.numdthpt,
+        # One exposure per dither point: what an association needs to know it is complete.
+        "NEXPOSUR": c.numdthpt, "VISITYPE": "PRIME_TARGETED_FIXED",
         "XOFFSET": float(c.dither_offset[0]), "YOFFSET": float(c.dither_offset[1]),
         "APERNAME": f"{det.name}_{s.subarray.name}", "SIMULATE": (True, "simulated by streamcal.sim"),
         "SIMSEED": (c.seed, "noise seed of the simulation"),

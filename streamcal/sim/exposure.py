@@ -25,21 +25,36 @@ import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
+from astropy.modeling import Model
 from astropy.table import Table
 
 from .. import dqflags
 from ..fitsio import atomic_write
 from ..models import ExposureMeta
-from ..refs import ReferenceSet
 from ..refs import synthetic as syn
+from ..wcs import filter_offset
 from . import headers, scene
+from . import pointing as sim_pointing
 from .config import ExposureConfig, Setup, primary_header, resolve
 from .electronics import BiasDrift, raw_ceiling, raw_from_linear, to_uint16
 from .ramps import simulate_ramps
 from .truth import ExposureTruth
+
+if TYPE_CHECKING:
+    from ..refs import ReferenceSet
+
+
+def default_refs() -> ReferenceSet:
+    """The synthetic reference set (imported here: :mod:`streamcal.refs` builds some synthetic
+    files with the simulator's optics, so a module-level import would be circular)."""
+    from ..refs import ReferenceSet
+
+    return ReferenceSet()
+
 
 #: The sky of an observation is drawn over the window plus this margin, independent of the
 #: dither offset, so every exposure of a dither sequence sees the same sources (offsets up to
@@ -119,32 +134,63 @@ def _scene_seed(c: ExposureConfig) -> int:
     return zlib.crc32(key.encode())
 
 
-def illumination(s: Setup) -> tuple[np.ndarray, Table, dict]:
-    """Scene rate, e-/s/pixel (float64, window shape), the source table with pixel positions,
-    and the pointing (WCS) of the exposure."""
+def wcs_references(s: Setup, meta: ExposureMeta, refs: ReferenceSet) -> tuple[Model, tuple[float, float]]:
+    """The distortion transform and filter offset the pipeline's assign_wcs will use for this
+    exposure (the same reference files), so the scene is rendered through the same model; a
+    distortion-free stand-in where the set has no imaging distortion (MIRI MRS detectors)."""
+    det = s.detector
+    ref = refs.get("distortion", meta)
+    model = (ref.tree or {}).get("model") if ref is not None else None
+    if model is None or getattr(model, "n_inputs", 0) != 2 or getattr(model, "n_outputs", 0) != 2:
+        model = sim_pointing.fallback_distortion(det.pixel_scale, det.shape, *headers.aperture_reference(det))
+    offsets = refs.get("filteroffset", meta)
+    offset = filter_offset(offsets.tree.get("filters", []), s.filter, s.pupil) if offsets and offsets.tree else None
+    return model, offset or (0.0, 0.0)
+
+
+def pointing_of(s: Setup, meta: ExposureMeta, refs: ReferenceSet) -> sim_pointing.ExposurePointing:
+    """Header and true pointing of the exposure (see :mod:`streamcal.sim.pointing`)."""
+    c, sub = s.config, s.subarray
+    distortion, offset = wcs_references(s, meta, refs)
+    return sim_pointing.exposure_pointing(
+        target=(c.target_ra, c.target_dec), roll=c.roll, v3yangle=headers.aperture_reference(s.detector)[2],
+        distortion=distortion, substrt=(sub.substrt1, sub.substrt2), shape=sub.shape,
+        dither_arcsec=c.dither_offset, filter_offset=offset, error_arcsec=c.pointing_error_arcsec,
+        seed=c.seed, pixel_scale=s.detector.pixel_scale, va_scale=c.va_scale)
+
+
+def _stars_per_arcmin2(c: ExposureConfig, s: Setup) -> float:
+    """Star density: ``star_count`` stars over the window when given."""
+    if c.star_count is None:
+        return c.stars_per_arcmin2
+    ny, nx = s.subarray.shape
+    return c.star_count / (nx * ny * (s.detector.pixel_scale / 60.0) ** 2)
+
+
+def illumination(s: Setup, pointing: sim_pointing.ExposurePointing) -> tuple[np.ndarray, Table]:
+    """Scene rate, e-/s/pixel (float64, window shape), and the source table with pixel
+    positions through the exposure's TRUE WCS (distortion and pointing error included)."""
     c, det, sub = s.config, s.detector, s.subarray
     shape = sub.shape
     crpix = ((sub.subsize1 + 1) / 2.0, (sub.subsize2 + 1) / 2.0)
     wavelength = scene.filter_wavelength_um(s.pupil if s.pupil.startswith("F") else s.filter, det.instrument)
-    v2v3 = headers.aperture_reference(det)
-    nominal = scene.tan_wcs(c.target_ra, c.target_dec, c.roll + v2v3[2], det.pixel_scale, crpix)
-    offset_pix = (c.dither_offset[0] / det.pixel_scale, c.dither_offset[1] / det.pixel_scale)
-    wcs = scene.dithered_wcs(nominal, offset_pix)
-    pointing = {"wcs": wcs, "v2v3": v2v3, "roll": c.roll}
+    # sources are drawn on the sky around the target over the window + margin (a TAN frame is
+    # enough for that); only their pixel positions go through the real WCS
+    nominal = scene.tan_wcs(c.target_ra, c.target_dec, c.roll + pointing.header.v3yangle, det.pixel_scale, crpix)
     rng = np.random.default_rng(_scene_seed(c))
     if s.kind == "dark":
-        return np.zeros(shape), _empty_catalog(), pointing
+        return np.zeros(shape), _empty_catalog()
     if s.kind == "lamp":
-        return scene.lamp_illumination(shape, 200.0, rng), _empty_catalog(), pointing
+        return scene.lamp_illumination(shape, 200.0, rng), _empty_catalog()
     sky = scene.sky_rate_e(det.instrument, wavelength) if c.sky_e is None else c.sky_e
     field_stars = s.kind != "guider" or c.exp_type.startswith("FGS_ID")
     target = c.target_flux_e if c.target_flux_e is not None else (3e5 if s.kind == "guider" else 2e4)
     catalog = scene.make_catalog(nominal, shape, det.pixel_scale, rng,
-                                 stars_per_arcmin2=c.stars_per_arcmin2 if field_stars else 0.0,
+                                 stars_per_arcmin2=_stars_per_arcmin2(c, s) if field_stars else 0.0,
                                  galaxies_per_arcmin2=c.galaxies_per_arcmin2 if field_stars else 0.0,
                                  margin_pix=SCENE_MARGIN_PIX + SCENE_MARGIN_ARCSEC / det.pixel_scale,
-                                 target_flux_e=target)
-    x, y = scene.source_pixels(catalog, wcs)
+                                 target_flux_e=target, star_flux_range=c.star_flux_e)
+    x, y = scene.source_pixels(catalog, pointing.wcs)
     catalog["x"], catalog["y"] = x, y
     sigma = scene.psf_sigma_pixels(wavelength, det.pixel_scale)
     if s.kind == "dispersed":
@@ -152,7 +198,7 @@ def illumination(s: Setup) -> tuple[np.ndarray, Table, dict]:
     else:
         image = scene.render_sources(catalog, x, y, shape, sigma, det.pixel_scale)
     image += sky
-    return image, catalog, pointing
+    return image, catalog
 
 
 def _empty_catalog() -> Table:
@@ -221,11 +267,12 @@ def simulate_exposure(config: ExposureConfig = ExposureConfig(), refs: Reference
         An impossible configuration (see :func:`resolve`).
     """
     s = resolve(config)
-    refs = refs if refs is not None else ReferenceSet()
+    refs = refs if refs is not None else default_refs()
     header = primary_header(s)
     meta = ExposureMeta.from_header(header, (s.config.nints, s.config.ngroups) + s.subarray.shape)
     arrays = detector_arrays(s, meta, refs)
-    scene_e, catalog, pointing = illumination(s)
+    pointing = pointing_of(s, meta, refs)
+    scene_e, catalog = illumination(s, pointing)
     live = ~(arrays.dead | arrays.reference)
     rate_e = (scene_e * arrays.flat * live).astype(np.float32)
     dark_e = arrays.dark_dn_per_s * arrays.gain * live
@@ -237,15 +284,15 @@ def simulate_exposure(config: ExposureConfig = ExposureConfig(), refs: Reference
     raw, first_sat = digitize(electrons, arrays, s)
     del electrons
     hdus = [fits.PrimaryHDU(header=header),
-            fits.ImageHDU(raw, header=headers.sci_header(pointing["wcs"], pointing["roll"], pointing["v2v3"], s.timing),
-                          name="SCI"),
+            fits.ImageHDU(raw, name="SCI", header=headers.sci_header(
+                pointing.header, sim_pointing.tan_cards(pointing.header_wcs, s.subarray.shape), s.timing)),
             headers.group_table(s.timing, s.subarray.shape), headers.int_times_table(s.timing)]
     if s.detector.is_miri:
         hdus.append(_refout(arrays, s))
     truth = ExposureTruth(rate_dn=(rate_e / arrays.gain).astype(np.float32), rate_e=rate_e,
                           dark_dn=(arrays.dark_dn_per_s * live).astype(np.float32), gain=arrays.gain,
                           first_saturated=first_sat, sources=catalog, cosmic_rays=ramp_truth.cosmic_rays,
-                          jump_groups=ramp_truth.jump_groups)
+                          jump_groups=ramp_truth.jump_groups, pointing_cards=pointing.error_cards())
     return SimulatedExposure(fits.HDUList(hdus), truth, s)
 
 

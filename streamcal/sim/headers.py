@@ -12,31 +12,21 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 from astropy.time import Time
-from astropy.wcs import WCS
 
 from ..detectors import Detector, ReadPattern, Subarray
+from ..wcs import Pointing, apertures
 
 #: Sensor chip assembly numbers (SCA_NUM).
 SCA_NUM = {"NRCA1": 481, "NRCA2": 482, "NRCA3": 483, "NRCA4": 484, "NRCALONG": 485, "NRCB1": 486,
            "NRCB2": 487, "NRCB3": 488, "NRCB4": 489, "NRCBLONG": 490, "NRS1": 491, "NRS2": 492,
            "MIRIMAGE": 493, "MIRIFULONG": 494, "MIRIFUSHORT": 495, "NIS": 496, "GUIDER1": 497,
            "GUIDER2": 498}
-#: Approximate (V2_REF, V3_REF, V3I_YANG) per detector (arcsec, arcsec, deg); the FGS values
-#: are those of the real headers, the others rounded SIAF-like numbers (only the simulator
-#: reads them back).
-APERTURE = {"GUIDER1": (206.407, -697.765, -1.2412), "GUIDER2": (22.835, -699.423, 0.2915),
-            "NIS": (-290.1, -697.5, -0.57), "NRS1": (378.6, -428.4, 138.5), "NRS2": (378.6, -428.4, 138.5),
-            "MIRIMAGE": (-453.6, -373.8, 4.45), "MIRIFUSHORT": (-502.6, -318.8, -4.0),
-            "MIRIFULONG": (-502.6, -318.8, -4.0)}
-_NIRCAM_V2V3 = {"A": (86.1, -493.2), "B": (-89.5, -491.7)}
 
 
 def aperture_reference(detector: Detector) -> tuple[float, float, float]:
-    """(V2_REF, V3_REF, V3I_YANG) of a detector's full-frame aperture (approximate)."""
-    if detector.name in APERTURE:
-        return APERTURE[detector.name]
-    v2, v3 = _NIRCAM_V2V3[detector.module]
-    return v2, v3, -0.56
+    """(V2_REF, V3_REF, V3I_YANG) of a detector's full-frame aperture (approximate; the table
+    is :data:`streamcal.wcs.apertures.APERTURE`, shared with the synthetic distortion files)."""
+    return apertures.aperture_reference(detector.name)
 
 
 @dataclass(frozen=True)
@@ -121,17 +111,15 @@ def timing_cards(t: Timing) -> dict:
             "NRSTSTRT": 1, "NRESETS": 1, "DRPFRMS1": 0, "DRPFRMS3": 0}
 
 
-def sci_header(wcs: WCS, roll_ref: float, v2v3: tuple[float, float, float], t: Timing) -> fits.Header:
-    """SCI extension header: BUNIT, pointing (RA_REF ... V3I_YANG) and the WCS."""
+def sci_header(pointing: Pointing, wcs_cards: fits.Header, t: Timing) -> fits.Header:
+    """SCI extension header: BUNIT, the pointing (RA_REF ... VA_SCALE, as the header claims it)
+    and a FITS WCS (``wcs_cards``: the TAN approximation raw files carry)."""
     hdr = fits.Header()
     hdr["BUNIT"] = "DN"
     hdr["RADESYS"] = "ICRS"
-    ra, dec = wcs.wcs.crval
-    v2, v3, yang = v2v3
-    hdr.update({"RA_REF": ra, "DEC_REF": dec, "ROLL_REF": roll_ref, "V2_REF": v2, "V3_REF": v3,
-                "VPARITY": -1, "V3I_YANG": yang, "PA_APER": roll_ref + yang, "PA_V3": roll_ref,
-                "VA_SCALE": 1.0})
-    hdr.extend(wcs.to_header(), update=True)
+    hdr.update(pointing.to_cards())
+    hdr.update({"PA_APER": pointing.roll_ref + pointing.v3yangle, "PA_V3": pointing.roll_ref})
+    hdr.extend(wcs_cards, update=True)
     hdr.update({"MJD-BEG": t.expstart_mjd, "MJD-AVG": t.mjd(t.duration / 2), "MJD-END": t.mjd(t.duration),
                 "XPOSURE": round(t.effinttm * t.nints, 6), "TELAPSE": round(t.duration, 6)})
     return hdr

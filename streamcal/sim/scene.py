@@ -2,9 +2,10 @@
 
 All rates are in electrons per second per pixel (what the detector collects before gain).
 The model is deliberately simple -- Gaussian PSFs whose width follows the diffraction limit of
-the filter's wavelength, Gaussian galaxies, straight dispersed traces for spectroscopic modes,
-no distortion -- but it is placed on the sky through a real WCS, so dithered exposures of one
-observation see the same sources at the expected pixel offsets.
+the filter's wavelength, Gaussian galaxies, straight dispersed traces for spectroscopic modes --
+but sources are placed on the detector through the exposure's real imaging WCS (the distortion
+reference file and the true pointing, :mod:`streamcal.sim.pointing`), so dithered exposures of
+one observation see the same sources where the pipeline's WCS expects them.
 """
 
 from __future__ import annotations
@@ -67,22 +68,12 @@ def tan_wcs(ra_deg: float, dec_deg: float, roll_deg: float, scale_arcsec: float,
     return w
 
 
-def dithered_wcs(nominal: WCS, offset_pix: tuple[float, float]) -> WCS:
-    """The WCS after moving the telescope so that sky at nominal pixel ``crpix`` lands
-    ``offset_pix`` = (dx, dy) pixels further along +x/+y."""
-    dx, dy = offset_pix
-    cx, cy = nominal.wcs.crpix
-    ra, dec = nominal.all_pix2world([[cx - dx, cy - dy]], 1)[0]
-    moved = nominal.deepcopy()
-    moved.wcs.crval = [ra, dec]
-    return moved
-
-
 # -------------------------------------------------------------------------------- sources
 
 def make_catalog(nominal: WCS, shape: tuple[int, int], pixel_scale: float, rng: np.random.Generator, *,
                  stars_per_arcmin2: float = 60.0, galaxies_per_arcmin2: float = 300.0,
-                 margin_pix: float = 20.0, target_flux_e: float | None = 2e4) -> Table:
+                 margin_pix: float = 20.0, target_flux_e: float | None = 2e4,
+                 star_flux_range: tuple[float, float] | None = None) -> Table:
     """Random stars and galaxies over a window (plus a margin), placed on the sky.
 
     Returns
@@ -91,6 +82,7 @@ def make_catalog(nominal: WCS, shape: tuple[int, int], pixel_scale: float, rng: 
         Columns ``ra``, ``dec`` (deg), ``flux_e`` (total e-/s), ``kind`` ('target', 'star',
         'galaxy'), ``sigma_major``, ``sigma_minor`` (intrinsic Gaussian sigma, arcsec; 0 for
         stars) and ``theta`` (deg).  The target star sits at the WCS reference point.
+        Star rates: :func:`_star_fluxes`, or log-uniform in ``star_flux_range`` (e-/s).
     """
     ny, nx = shape
     area = (nx + 2 * margin_pix) * (ny + 2 * margin_pix) * (pixel_scale / 60.0) ** 2
@@ -99,7 +91,9 @@ def make_catalog(nominal: WCS, shape: tuple[int, int], pixel_scale: float, rng: 
     n = n_star + n_gal
     x = rng.uniform(-margin_pix, nx - 1 + margin_pix, n)
     y = rng.uniform(-margin_pix, ny - 1 + margin_pix, n)
-    flux = np.concatenate([_star_fluxes(rng, n_star), 10 ** rng.uniform(1.3, 3.7, n_gal)])
+    stars = (_star_fluxes(rng, n_star) if star_flux_range is None
+             else 10 ** rng.uniform(*np.log10(star_flux_range), n_star))
+    flux = np.concatenate([stars, 10 ** rng.uniform(1.3, 3.7, n_gal)])
     kind = ["star"] * n_star + ["galaxy"] * n_gal
     major = np.concatenate([np.zeros(n_star), rng.uniform(0.05, 0.4, n_gal)])
     minor = major * np.concatenate([np.zeros(n_star), rng.uniform(0.3, 1.0, n_gal)])
@@ -151,11 +145,15 @@ def _add_stamp(image: np.ndarray, x: float, y: float, flux: float, sx: float, sy
     image[y0:y1, x0:x1] += flux * profile
 
 
-def source_pixels(catalog: Table, wcs: WCS) -> tuple[np.ndarray, np.ndarray]:
-    """0-based pixel positions of the catalog sources through ``wcs``."""
+def source_pixels(catalog: Table, wcs) -> tuple[np.ndarray, np.ndarray]:
+    """0-based pixel positions of the catalog sources through ``wcs``: a gwcs (an exposure's
+    imaging WCS, inverted outside its bounding box too) or an astropy WCS."""
     if len(catalog) == 0:
         return np.zeros(0), np.zeros(0)
-    return wcs.all_world2pix(catalog["ra"], catalog["dec"], 0)
+    ra, dec = np.asarray(catalog["ra"], float), np.asarray(catalog["dec"], float)
+    if hasattr(wcs, "invert"):
+        return wcs.invert(ra, dec, with_bounding_box=False)
+    return wcs.all_world2pix(ra, dec, 0)
 
 
 def render_sources(catalog: Table, x: np.ndarray, y: np.ndarray, shape: tuple[int, int],

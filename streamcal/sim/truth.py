@@ -33,6 +33,10 @@ class ExposureTruth:
     cosmic_rays : list of CosmicRay
     jump_groups : ndarray, bool, (nints, ngroups, ny, nx)
         Groups jwst should flag JUMP_DET for the injected hits.
+    pointing_cards : dict
+        The true pointing and the injected pointing error (TRA_REF, TDEC_REF, TROLLREF,
+        PERR_E, PERR_N, PERR_ROL: :meth:`streamcal.sim.pointing.ExposurePointing.error_cards`),
+        written into the truth file's primary header.
     """
 
     rate_dn: np.ndarray
@@ -43,6 +47,7 @@ class ExposureTruth:
     sources: Table
     cosmic_rays: list[CosmicRay] = field(default_factory=list)
     jump_groups: np.ndarray | None = None
+    pointing_cards: dict = field(default_factory=dict)
 
     def to_hdulist(self, uncal_name: str, nframes: int, groupgap: int) -> fits.HDUList:
         """A ``_truth.fits`` file: RATE, RATE_E, DARK, GAIN, FIRSTSAT images, COSMICS and
@@ -50,6 +55,8 @@ class ExposureTruth:
         primary = fits.PrimaryHDU()
         primary.header["TRUTHFOR"] = (uncal_name, "raw file")
         primary.header["NCOSMIC"] = len(self.cosmic_rays)
+        for key, value in self.pointing_cards.items():
+            primary.header[key] = value
         images = [fits.ImageHDU(self.rate_dn, name="RATE"), fits.ImageHDU(self.rate_e, name="RATE_E"),
                   fits.ImageHDU(self.dark_dn, name="DARK"), fits.ImageHDU(self.gain, name="GAIN"),
                   fits.ImageHDU(self.first_saturated, name="FIRSTSAT")]

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from .. import dqflags
 from ..errors import ReferenceFileError
 from ..refs.model import RefData
 
@@ -289,3 +290,40 @@ def nanmedian_last(a: np.ndarray) -> np.ndarray:
     lo = np.take_along_axis(s, np.maximum((n - 1) // 2, 0)[..., None], axis=-1)[..., 0]
     hi = np.take_along_axis(s, np.maximum(n // 2, 0)[..., None], axis=-1)[..., 0]
     return np.where(n > 0, 0.5 * (lo + hi), np.nan)
+
+
+# ------------------------------------------------------------------------------- stage 2
+
+def match_nans_and_flags(data: np.ndarray, dq: np.ndarray, *others: np.ndarray | None) -> None:
+    """Make NaN and DO_NOT_USE agree, in place (jwst ``pipe_utils.match_nans_and_flags``).
+
+    A pixel is invalid when SCI, or any of ``others`` (ERR, VAR_*), is NaN, or when its DQ has
+    DO_NOT_USE.  Invalid pixels get NaN in every array and DO_NOT_USE in DQ.  Arrays (and DQ)
+    whose shape differs from SCI's are left alone, as jwst does (guider products: 3-D SCI,
+    2-D DQ).
+
+    Parameters
+    ----------
+    data : ndarray, float32, (ny, nx) or (nplanes, ny, nx)
+        SCI, any unit.
+    dq : ndarray, uint32
+        DQ, standard bits.
+    others : ndarray or None
+        ERR and variance arrays (None entries are ignored).
+
+    Examples
+    --------
+    >>> d = np.array([1.0, 2.0, np.nan], np.float32); e = np.ones(3, np.float32)
+    >>> q = np.array([0, 1, 0], np.uint32)
+    >>> match_nans_and_flags(d, q, e); d.tolist(), e.tolist(), q.tolist()
+    ([1.0, nan, nan], [1.0, nan, nan], [0, 1, 1])
+    """
+    arrays = [data] + [a for a in others if a is not None and a.shape == data.shape]
+    invalid = np.zeros(data.shape, bool)
+    for a in arrays:
+        invalid |= np.isnan(a)
+    if dq.shape == data.shape:
+        invalid |= (dq & np.uint32(dqflags.DO_NOT_USE)) != 0
+        dq[invalid] |= np.uint32(dqflags.DO_NOT_USE)
+    for a in arrays:
+        a[invalid] = np.nan

@@ -1,17 +1,28 @@
-"""flat_field (FLAT reference) for count-rate images; in streamcal used by calwebb_guider.
+"""flat_field (FLAT reference) for count-rate images: imaging (calwebb_image2) and guider
+products (calwebb_guider).
 
 SCI /= flat.  Flat pixels that are NaN, <= 0 or DO_NOT_USE are treated as 1 (no correction) and
-get NO_FLAT_FIELD in the reference DQ that is OR-ed into the product DQ (jwst rule); a NaN flat
-ERR counts as 0.
+get NO_FLAT_FIELD | DO_NOT_USE in the reference DQ that is OR-ed into the product DQ (jwst rule);
+a NaN flat ERR counts as 0.  The FLAT is selected per detector and FILTER/PUPIL by the
+reference set.
 
-Uncertainty, physically: with S = SCI / flat,
+Imaging (the product has VAR_POISSON/VAR_RNOISE), as jwst ``apply_flat_field`` does -- divide
+first, then use the divided SCI::
+
+    SCI_out = SCI_in / F ;  VAR_POISSON /= F^2 ;  VAR_RNOISE /= F^2
+    VAR_FLAT = SCI_out^2 * ERR_F^2 / F^2
+    ERR = sqrt(VAR_POISSON + VAR_RNOISE + VAR_FLAT)
+
+then NaN and DO_NOT_USE are made to agree (jwst ``match_nans_and_flags``).  rateints cubes are
+handled plane by plane (the 2-D flat broadcasts).
+
+Guider products (no variances): with S = SCI / flat,
 ``ERR^2 = (ERR_in / flat)^2 + S^2 (flat_err / flat)^2``.  jwst 3.0 does not divide the guider
 CDS term by the flat (it keeps ``ERR_in^2``); streamcal does, which matters only where the flat
-is far from 1 (noted in the report).  When the product carries VAR_POISSON/VAR_RNOISE (rate
-images) they are divided by flat^2 and ERR is rebuilt from them plus the flat term, as jwst
-does for imaging.
+is far from 1 (noted in the report).  Guider DQ is 2-D while SCI is 3-D: the 2-D flat applies
+to every plane and no NaN/flag matching happens (shapes differ, as in jwst).
 
-DQ may be 2-D while SCI is 3-D (guider products): the 2-D flat applies to every plane.
+NIRSpec imaging modes need jwst's three-part flats (FFLAT, SFLAT, DFLAT): not implemented.
 """
 
 from __future__ import annotations
@@ -22,9 +33,10 @@ from typing import Mapping
 import numpy as np
 
 from .. import dqflags
+from ..errors import NotImplementedStepError
 from ..models import ImageModel
 from ..refs.model import RefData
-from ._common import or_dq, ref_array, ref_dq
+from ._common import match_nans_and_flags, or_dq, ref_array, ref_dq
 from .base import StepParams, StepReport, skipped
 
 NAME = "flat_field"
@@ -57,33 +69,37 @@ def prepare_flat(flat: np.ndarray, flat_err: np.ndarray | None, flat_dq: np.ndar
     flat, flat_err : ndarray, float32
         1 and 0 where the flat is NaN, <= 0 or DO_NOT_USE; NaN errors -> 0.
     dq : ndarray, uint32
-        ``flat_dq`` with NO_FLAT_FIELD where the flat was unusable.
+        ``flat_dq`` with NO_FLAT_FIELD | DO_NOT_USE where the flat was unusable.
 
     Examples
     --------
     >>> f, e, dq = prepare_flat(np.array([[2.0, np.nan]]), None, np.zeros((1, 2), np.uint32))
     >>> f.tolist(), e.tolist(), dq.tolist()
-    ([[2.0, 1.0]], [[0.0, 0.0]], [[0, 262144]])
+    ([[2.0, 1.0]], [[0.0, 0.0]], [[0, 262145]])
     """
     f = np.array(flat, dtype=np.float32)
     e = np.zeros_like(f) if flat_err is None else np.nan_to_num(np.array(flat_err, np.float32), nan=0.0)
     dq = np.array(flat_dq, dtype=np.uint32)
-    bad = ~np.isfinite(f) | (f <= 0) | ((dq & dqflags.DO_NOT_USE) != 0)
+    bad = ~np.isfinite(f) | (f <= 0) | ((dq & (dqflags.DO_NOT_USE | dqflags.NO_FLAT_FIELD)) != 0)
     f[bad] = 1.0
     e[bad] = 0.0
-    dq[bad] |= np.uint32(dqflags.NO_FLAT_FIELD)
+    dq[bad] |= np.uint32(dqflags.NO_FLAT_FIELD | dqflags.DO_NOT_USE)
     return f, e, dq
 
 
 def apply_flat_inplace(image: ImageModel, flat: np.ndarray, flat_err: np.ndarray) -> None:
-    """Divide SCI by the flat and propagate ERR (and VAR_* when present), in place.
+    """Divide SCI by the flat and propagate the uncertainties, in place.
+
+    With VAR_POISSON/VAR_RNOISE present (rate images) they are divided by flat^2, VAR_FLAT is
+    set and ERR rebuilt from the three (module docstring); otherwise (guider) ERR is
+    propagated directly.
 
     Parameters
     ----------
     image : ImageModel
-        SCI/ERR DN/s, (ny, nx) or (nplanes, ny, nx).
+        SCI/ERR DN/s, (ny, nx) or (nplanes, ny, nx); variances (DN/s)^2.
     flat, flat_err : ndarray, float32, (ny, nx)
-        From :func:`prepare_flat`.
+        From :func:`prepare_flat`, dimensionless.
 
     Examples
     --------
@@ -97,14 +113,26 @@ def apply_flat_inplace(image: ImageModel, flat: np.ndarray, flat_err: np.ndarray
     (5.0, 0.559)
     """
     image.data /= flat
-    rel = (flat_err / flat).astype(np.float32)
-    flat_var = (image.data * rel) ** 2
+    flat_sq = flat * flat
+    var_flat = (image.data * image.data / flat_sq * (flat_err * flat_err)).astype(np.float32)
     if image.var_poisson is not None and image.var_rnoise is not None:
-        image.var_poisson /= flat ** 2
-        image.var_rnoise /= flat ** 2
-        image.err[...] = np.sqrt(image.var_poisson + image.var_rnoise + flat_var)
+        image.var_poisson /= flat_sq
+        image.var_rnoise /= flat_sq
+        image.var_flat = var_flat
+        image.err[...] = np.sqrt(image.var_poisson + image.var_rnoise + var_flat)
     else:
-        image.err[...] = np.sqrt((image.err / flat) ** 2 + flat_var)
+        image.err[...] = np.sqrt((image.err / flat) ** 2 + var_flat)
+
+
+def check_supported(meta) -> None:
+    """Raise :class:`NotImplementedStepError` for exposures whose flat streamcal cannot apply
+    (called by the pipeline runner before it looks for reference files).
+
+    NIRSpec imaging modes use jwst's three-part flats (FFLAT, SFLAT, DFLAT)."""
+    if meta is not None and meta.instrument == "NIRSPEC":
+        raise NotImplementedStepError(
+            "flat_field for NIRSpec imaging needs the FFLAT/SFLAT/DFLAT flats, which streamcal does "
+            "not implement; skip the step (--skip flat_field) to calibrate without a flat")
 
 
 def run(image: ImageModel, refs: Mapping[str, RefData], params: Params = Params()) -> tuple[ImageModel, StepReport]:
@@ -115,6 +143,7 @@ def run(image: ImageModel, refs: Mapping[str, RefData], params: Params = Params(
         return image, skipped("flat_field needs a count-rate image (guider_cds did not run)")
     if "flat" not in refs:
         return image, skipped("no flat reference file applies")
+    check_supported(image.meta)
     ref = refs["flat"]
     shape = image.data.shape[-2:]
     flat_err = ref_array(ref, "ERR", shape, ndim=(2,)) if "ERR" in ref.arrays else None
@@ -122,5 +151,8 @@ def run(image: ImageModel, refs: Mapping[str, RefData], params: Params = Params(
                                            ref_dq(ref, shape))
     apply_flat_inplace(image, flat, flat_err)
     or_dq(image.dq, flat_dq)
+    match_nans_and_flags(image.data, image.dq, image.err, image.var_poisson, image.var_rnoise,
+                         image.var_flat)
     nbad = int(((flat_dq & dqflags.NO_FLAT_FIELD) != 0).sum())
-    return image, StepReport(note=f"{nbad} pixels without flat (NO_FLAT_FIELD); {ERR_NOTE}")
+    note = f"{nbad} pixels without flat (NO_FLAT_FIELD)"
+    return image, StepReport(note=note if image.var_rnoise is not None else f"{note}; {ERR_NOTE}")

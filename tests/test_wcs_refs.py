@@ -64,7 +64,7 @@ def test_synthetic_set_writes_asdf_and_selects_it(tmp_path, monkeypatch):
     refs = ReferenceSet(cache_dir=tmp_path)
     d = refs.get("distortion", meta())
     f = refs.get("filteroffset", meta())
-    assert d.path.endswith("streamcal_nircam_nrca1_distortion_synth1.asdf") and d.reftype == "distortion"
+    assert d.path.endswith("streamcal_nircam_nrca1_distortion_synth2.asdf") and d.reftype == "distortion"
     assert d.tree["model"](1023.5, 1023.5) == pytest.approx(APERTURE["NRCA1"][:2], abs=1e-9)
     assert {"filter": "F200W", "pupil": "CLEAR"}.items() <= f.tree["filters"][8].items()
     assert refs.get("filteroffset", meta("GUIDER1", "FGS_IMAGE", "FGS", filter="N/A")) is None
@@ -77,7 +77,7 @@ def test_synthetic_set_writes_asdf_and_selects_it(tmp_path, monkeypatch):
     for path in (d.path, f.path):
         shutil.copy(path, user)
     chosen = ReferenceSet(root=user).select("distortion", meta())
-    assert chosen is not None and chosen.name.endswith("_distortion_synth1.asdf")
+    assert chosen is not None and chosen.name.endswith("_distortion_synth2.asdf")
     assert ReferenceSet(root=user).select("distortion", meta(exp_type="NRC_WFSS")) is None
     # and --override distortion=FILE.asdf works like a FITS override
     forced = ReferenceSet(root=user, overrides={"distortion": d.path}).get("distortion", meta("NRCA3"))

@@ -5,8 +5,8 @@ keeps per subarray and which are therefore made per (detector, window, frame tim
 made the first time something asks for it, under a temporary name renamed into place, so two
 processes generating the same file at once both end with the same complete file.
 
-File names carry the synthetic version: ``streamcal_nircam_nrca1_gain_synth1.fits``,
-``streamcal_nircam_nrca1_dark_sub400p_synth1.fits``.
+File names carry the synthetic version: ``streamcal_nircam_nrca1_gain_synth2.fits``,
+``streamcal_nircam_nrca1_dark_sub400p_synth2.fits``.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ from .. import dqflags
 from ..detectors import Detector
 
 #: Version of the synthetic set; in every file name, so a new version never reuses old files.
-VERSION = "synth1"
+#: Raise it whenever a builder changes what it writes (synth2: per-filter flats, stage-2/3 types).
+VERSION = "synth2"
 
 #: Fractions of bad pixels in the mask (0.1 % in all, plus warm pixels that stay usable).
 HOT_FRACTION, DEAD_FRACTION, OTHER_BAD_FRACTION, WARM_FRACTION = 4e-4, 3e-4, 3e-4, 1e-3

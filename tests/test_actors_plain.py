@@ -11,7 +11,8 @@ pytest.importorskip("ray")
 from streamcal import router  # noqa: E402
 from streamcal.actors.association import AssociationStage, after_last_single_stage, is_asn_name  # noqa: E402
 from streamcal.actors.routing import next_stage, route_dict, route_file, route_from_dict  # noqa: E402
-from streamcal.actors.worker import BAD, NOT_IMPLEMENTED, OK, TRANSIENT, clean_partials, run_stage  # noqa: E402
+from streamcal.actors.worker import (BAD, NOT_IMPLEMENTED, OK, TRANSIENT, clean_partials, run_stage,  # noqa: E402
+                                     warm_up)
 from streamcal.errors import BadInputError  # noqa: E402
 from streamcal.sim import simulate_to_directory  # noqa: E402
 
@@ -122,6 +123,17 @@ def test_association_stage_partial_after_the_timeout_then_complete(raw, tmp_path
     (complete,) = stage.add_product(4, cals[3])                     # the late member: remade
     assert not complete["partial"] and complete["member_ids"] == [1, 2, 3, 4]
     assert complete["product"] == partial["product"]
+
+
+def test_warm_up_imports_the_pipeline_and_its_steps():
+    """A new worker imports its pipeline's code before its first exposure; steps streamcal
+    lacks (assign_mtwcs: moving targets only) are left out, pipelines without code load nothing."""
+    import sys
+
+    loaded = warm_up(router.IMAGE3)
+    assert loaded == ["tweakreg", "skymatch", "outlier_detection", "resample", "source_catalog"]
+    assert "streamcal.pipelines.image3" in sys.modules and "photutils" in sys.modules
+    assert warm_up(router.SPEC2) == [] and "jump" in warm_up(router.D1)
 
 
 def test_clean_partials(tmp_path):

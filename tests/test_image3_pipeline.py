@@ -152,14 +152,14 @@ class TestFiles:
         asn = _write_asn(land, names)
         written = calibrate_image3_file(asn, tmp_path, refs, allowed_roots=[land],
                                         catalog_dataset=tmp_path / "catalogs")
-        expected = [crf_name(n, "o001") for n in names] + [f"{PRODUCT}_i2d.fits", f"{PRODUCT}_cat.ecsv",
-                                                           f"{PRODUCT}_segm.fits"]
+        expected = [f"{PRODUCT}_i2d.fits", f"{PRODUCT}_cat.ecsv", f"{PRODUCT}_segm.fits"] + [
+            crf_name(n, "o001") for n in names]   # written in this order: the mosaic first
         assert [p.name for p in written] == expected
-        assert expected[0] == "jw01234001001_01101_00001_nrca1_o001_crf.fits"
+        assert expected[3] == "jw01234001001_01101_00001_nrca1_o001_crf.fits"
         mosaic = read_mosaic(tmp_path / f"{PRODUCT}_i2d.fits")
         assert mosaic.members == names and mosaic.header["ASNPART"] is False
         assert mosaic.header["S_OUTLIR"] == "COMPLETE" and mosaic.header["ASNTABLE"] == asn.name
-        crf = read_cal(tmp_path / expected[0])
+        crf = read_cal(tmp_path / expected[3])
         assert np.any(crf.dq & dqflags.OUTLIER) and crf.wcs is not None
         # a crf records the steps up to outlier_detection only (it is written there in jwst)
         assert crf.header["S_OUTLIR"] == "COMPLETE" and "S_RESAMP" not in crf.header
@@ -232,7 +232,7 @@ class TestFiles:
         asn = _write_asn(land, names[:2], asn_id="o004")
         options = CalibrationOptions(skip=frozenset({"source_catalog", "tweakreg"}))
         written = calibrate_file(asn, tmp_path, refs, options)
-        assert [p.name for p in written][-1] == f"{PRODUCT}_i2d.fits"
+        assert [p.name for p in written][0] == f"{PRODUCT}_i2d.fits"
         spec3 = land / "jw01234-o005_spec3_00001_asn.json"
         spec3.write_text(asn.read_text().replace('"image3"', '"spec3"'))
         with pytest.raises(NotImplementedStepError, match="spec3"):

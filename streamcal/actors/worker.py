@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from pathlib import Path
@@ -88,7 +89,30 @@ def _image3(pipeline, path, products_dir, refs, *, allowed_roots=(), partial=Fal
 CATALOG_DATASET = "catalogs"
 #: Pipelines past stage 1 that exist, and how to run each.
 _RUNNERS = {router.IMAGE2: _image2, router.IMAGE3: _image3}
+_PIPELINE_MODULES = {router.IMAGE2: "streamcal.pipelines.image2", router.IMAGE3: "streamcal.pipelines.image3"}
 IMPLEMENTED = frozenset(STAGE1) | frozenset(_RUNNERS)
+
+
+def warm_up(pipeline: str) -> list[str]:
+    """Import the code of ``pipeline`` (its module and step modules) now, while the worker starts:
+    the first exposure a new worker gets would otherwise pay seconds for importing photutils,
+    tweakwcs, drizzle, gwcs and friends.  Returns the steps loaded (steps streamcal lacks are
+    left out; they fail clearly when an exposure needs them)."""
+    from ..pipelines.definitions import PIPELINES
+    from ..steps import get_step
+
+    spec = PIPELINES.get(pipeline)
+    if spec is None:
+        return []
+    importlib.import_module(_PIPELINE_MODULES.get(pipeline, "streamcal.pipelines.runner"))
+    loaded = []
+    for name in dict.fromkeys(spec.nir_steps + spec.miri_steps):
+        try:
+            get_step(name)
+            loaded.append(name)
+        except KeyError:
+            pass
+    return loaded
 
 
 def clean_partials(products_dir: str | Path, input_name: str) -> list[Path]:
@@ -114,6 +138,7 @@ class StageWorker:
         self.pipeline = pipeline
         self.refs = ReferenceSet(refs_dir) if pipeline in IMPLEMENTED else None
         self._metrics = None
+        warm_up(pipeline)
 
     def ping(self) -> int:
         """The worker's process id (a liveness check; tests kill it)."""

@@ -249,11 +249,7 @@ def write_image3(result: Image3Result, out_dir: str | Path, *, acid: str = "",
     out_dir = Path(out_dir)
     written: list[Path] = []
     crf_prov = replace(result.provenance, steps=result.provenance.steps[:result.crf_steps])
-    try:
-        for model in result.crf:
-            path = out_dir / crf_name(model.meta.filename, acid)
-            model.header["FILENAME"] = path.name
-            written.append(write_image(model, path, crf_prov, "ImageModel"))
+    try:  # the mosaic first: it is what users wait for; the crf files follow
         written.append(write_mosaic(result.mosaic, out_dir / f"{result.product}_i2d.fits", result.provenance,
                                     input_headers))
         if result.catalog is not None:
@@ -264,6 +260,10 @@ def write_image3(result: Image3Result, out_dir: str | Path, *, acid: str = "",
                 header["FILENAME"] = f"{result.product}_segm.fits"
                 written.append(write_segm(result.catalog.segm, out_dir / f"{result.product}_segm.fits",
                                           header, result.mosaic.sci_header))
+        for model in result.crf:
+            path = out_dir / crf_name(model.meta.filename, acid)
+            model.header["FILENAME"] = path.name
+            written.append(write_image(model, path, crf_prov, "ImageModel"))
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -356,7 +356,7 @@ def calibrate_image3_file(asn_path: str | Path, out_dir: str | Path, refs, *,
     Returns
     -------
     list of Path
-        crf files, i2d, cat, segm (in that order).
+        i2d, cat, segm, crf files (in the order written: the mosaic first).
 
     Raises
     ------

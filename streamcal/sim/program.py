@@ -139,7 +139,8 @@ def program_configs(seed: int = 0) -> list[ExposureConfig]:
     common = dict(program=1234, expstart_mjd=60676.0)
     nircam = [ExposureConfig(detector="NRCA1", exp_type="NRC_IMAGE", subarray="SUB400P", ngroups=5,
                              observation=1, exposure=k + 1, patttype="4-POINT-BOX", patt_num=k + 1, numdthpt=4,
-                             dither_offset=dither_offset(k), seed=seed + k, **common) for k in range(4)]
+                             dither_offset=dither_offset(k), seed=seed + k, star_count=60, **common)
+              for k in range(4)]   # a star field, so the mosaic's catalog has something to show
     return nircam + [
         ExposureConfig(detector="NIS", exp_type="NIS_IMAGE", subarray="SUB256", ngroups=5, observation=2,
                        seed=seed + 10, **common),

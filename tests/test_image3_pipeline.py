@@ -239,6 +239,13 @@ class TestFiles:
             calibrate_file(spec3, tmp_path, refs)
 
 
+def test_pipeline_reads_the_absolute_reference_catalog(refs):
+    """tweakreg.abs_refcat is read by the pipeline (the step reads no file): a Gaia name is
+    refused with the offline reason before any step runs."""
+    with pytest.raises(ValueError, match="offline"):
+        run_image3(dither(2, noise=0.05), refs, CalibrationOptions(step_values={"tweakreg": {"abs_refcat": "GAIADR3"}}))
+
+
 def test_parameter_set_and_user_override(refs):
     """image3's parameter set interpolates pixel maps; a user's --set wins over it."""
     images = dither(2, noise=0.05)

@@ -16,6 +16,7 @@ from photutils.detection import IRAFStarFinder
 
 from streamcal import dqflags
 from streamcal.models import ExposureMeta, ImageModel
+from streamcal.pipelines.image3 import read_refcat
 from streamcal.steps import tweakreg as tw
 from streamcal.wcs import Pointing, imaging_wcs
 
@@ -180,13 +181,13 @@ def test_absolute_alignment_to_a_user_catalog(sky, tmp_path):
     models, truths = _exposures(sky, seed=9)
     path = tmp_path / "refcat.ecsv"
     Table({"RA": sky[0], "DEC": sky[1]}).write(path)
-    out, report = tw.tweakreg(models, tw.Params(abs_refcat=str(path)))
+    out, report = tw.tweakreg(models, tw.Params(abs_refcat=str(path)), refcat=read_refcat(path))
     assert report.status == "COMPLETE"
     for aligned, truth in zip(out, truths):
         assert _rms(_offsets_arcsec(aligned.wcs, truth, (NY, NX))) <= 0.02
         assert aligned.wcs.name == "FIT-LVL3-refcat.ecsv"
     # one exposure is enough with a reference catalog
-    one, report = tw.tweakreg(models[2:3], tw.Params(), refcat=tw.load_refcat(str(path)))
+    one, report = tw.tweakreg(models[2:3], tw.Params(), refcat=read_refcat(str(path)))
     assert report.status == "COMPLETE"
     assert _rms(_offsets_arcsec(one[0].wcs, truths[2], (NY, NX))) <= 0.02
     # jwst: fewer reference sources than abs_minobj -> the step is skipped, nothing changes
@@ -244,20 +245,23 @@ def test_segmentation_starfinder_aligns_too(relative):
 
 
 def test_reference_catalog_inputs(tmp_path):
-    """RA/DEC in any case, CSV too, or a source_catalog sky_centroid; Gaia names refused."""
+    """RA/DEC in any case, CSV too, or a source_catalog sky_centroid; Gaia names refused; the
+    step itself reads no file (abs_refcat without the table is an error)."""
     Table({"ra": [1.0, 2.0], "Dec": [3.0, 4.0]}).write(tmp_path / "c.csv", format="ascii.csv")
-    table = tw.load_refcat(str(tmp_path / "c.csv"))
+    table = read_refcat(str(tmp_path / "c.csv"))
     assert table.colnames == ["RA", "DEC"] and list(table["DEC"]) == [3.0, 4.0]
     from astropy.coordinates import SkyCoord
     Table({"sky_centroid": SkyCoord([10.0], [20.0], unit="deg")}).write(tmp_path / "p_cat.ecsv")
-    assert float(tw.load_refcat(str(tmp_path / "p_cat.ecsv"))["RA"][0]) == pytest.approx(10.0)
+    assert float(read_refcat(str(tmp_path / "p_cat.ecsv"))["RA"][0]) == pytest.approx(10.0)
     with pytest.raises(ValueError, match="offline"):
-        tw.load_refcat("GAIADR3")
+        read_refcat("GAIADR3")
     with pytest.raises(ValueError, match="no such file"):
-        tw.load_refcat(str(tmp_path / "missing.ecsv"))
+        read_refcat(str(tmp_path / "missing.ecsv"))
     Table({"x": [1.0]}).write(tmp_path / "bad.ecsv")
     with pytest.raises(ValueError, match="RA/DEC"):
-        tw.load_refcat(str(tmp_path / "bad.ecsv"))
+        read_refcat(str(tmp_path / "bad.ecsv"))
+    with pytest.raises(ValueError, match="pass the catalog as refcat"):
+        tw.tweakreg([None], tw.Params(abs_refcat=str(tmp_path / "c.csv")))  # refused before any image is looked at
 
 
 def test_params_and_group_ids():

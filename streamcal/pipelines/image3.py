@@ -196,6 +196,8 @@ def run_image3(models: Sequence[ImageModel], refs, options: CalibrationOptions =
     names = IMAGE3 if len(models) > 1 else SINGLE
     crf: list[ImageModel] = []
     crf_steps = 0
+    abs_refcat = params["tweakreg"].abs_refcat.strip()
+    refcat = read_refcat(abs_refcat) if abs_refcat and not params["tweakreg"].skip else None
 
     if "assign_mtwcs" in names:
         prov.steps.append(_assign_mtwcs(models, params["assign_mtwcs"]))
@@ -205,7 +207,7 @@ def run_image3(models: Sequence[ImageModel], refs, options: CalibrationOptions =
         for name in (n for n in names if n not in ("assign_mtwcs", "source_catalog")):
             # one step at a time: the list is re-wrapped so the loop finds a ``meta`` on it
             current, more = run_steps((name,), Exposures(current), refs, params, prov,
-                                      inputs={"tweakreg": {"catalogs": catalogs}})
+                                      inputs={"tweakreg": {"catalogs": catalogs, "refcat": refcat}})
             keywords.update(more)
             if name == "outlier_detection" and prov.steps[-1].status == "COMPLETE":
                 crf, crf_steps = list(current), len(prov.steps)
@@ -292,6 +294,28 @@ def read_image3_asn(asn_path: Path, allowed_roots: Sequence[str | Path]) -> tupl
     except (AsnError, OSError) as exc:
         raise BadInputError(asn_path, "asn", str(exc)) from None
     return asn, members
+
+
+def read_refcat(path: str | Path) -> Table:
+    """tweakreg's absolute reference catalog (``abs_refcat``) from a file: ECSV, CSV or FITS
+    table with RA/DEC columns (deg) or a source_catalog ``_cat.ecsv``.
+
+    Raises
+    ------
+    ValueError
+        A Gaia catalog name (fetched from the Gaia archive, which streamcal cannot reach
+        offline), a missing file, or no usable columns.
+    """
+    from ..steps.tweakreg import GAIA_CATALOGS, reference_catalog
+
+    text = str(path).strip()
+    if text.upper() in GAIA_CATALOGS:
+        raise ValueError(f"tweakreg abs_refcat={text!r}: Gaia catalogs are fetched from the Gaia archive, "
+                         "which streamcal cannot reach offline; pass a catalog file with RA/DEC columns")
+    if not Path(text).is_file():
+        raise ValueError(f"tweakreg abs_refcat={text!r}: no such file (expected a catalog with RA/DEC)")
+    table = Table.read(text, format="ascii.csv") if text.lower().endswith(".csv") else Table.read(text)
+    return reference_catalog(table, Path(text).name)
 
 
 def attach_tweakreg_catalogs(asn: dict, directory: str | Path) -> dict:

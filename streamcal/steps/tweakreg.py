@@ -15,8 +15,8 @@ jwst_spec §5.1.  For a list of ``cal`` images (ImageModel with a gwcs, SCI in M
    ``sigma`` x rms; fewer than ``minobj`` matches leave that image unaligned.  A correction
    larger than 2 (searchrad + tolerance) arcsec is taken for a mismatch and discarded (jwst).
 4. Optional absolute alignment of all images as one group to ``abs_refcat`` (an ECSV/CSV file
-   with RA/DEC columns, deg, or a jwst ``_cat.ecsv`` with sky_centroid).  GAIA catalogs need the
-   network and are refused with a clear error.
+   with RA/DEC columns, deg, or a jwst ``_cat.ecsv`` with sky_centroid; the pipeline reads it and
+   passes the table).  GAIA catalogs need the network and are refused with a clear error.
 5. Each aligned image gets tweakwcs' JWSTWCSCorrector correction as a ``v2v3corr`` frame in its
    gwcs (``v2v3vacorr -> v2v3corr``, needs V2_REF/V3_REF/ROLL_REF of the SCI header), a new SIP
    approximation and S_REGION in its SCI header.
@@ -56,7 +56,7 @@ from .resample import exposure_group_id
 from .base import StepParams, StepReport, skipped
 
 __all__ = ["NAME", "STATUS_KEYWORD", "REFTYPES", "Params", "GAIA_CATALOGS", "group_id", "image_catalog",
-           "custom_catalog", "load_refcat", "tweakreg", "run"]
+           "custom_catalog", "reference_catalog", "tweakreg", "run"]
 
 NAME = "tweakreg"
 STATUS_KEYWORD = "S_TWKREG"
@@ -176,24 +176,18 @@ def _inside_wcs(model: ImageModel, table: Table) -> Table:
     return table
 
 
-def load_refcat(path: str) -> Table:
-    """An absolute reference catalog: a file (ECSV, CSV, FITS table) with RA and DEC columns
-    (deg, any case) or a ``sky_centroid`` column (a source_catalog ``_cat.ecsv``).
+def reference_catalog(table: Table, name: str) -> Table:
+    """An absolute reference catalog in the form alignment uses: ``RA``, ``DEC`` (deg) from
+    columns RA/DEC (any case) or a ``sky_centroid`` (a source_catalog ``_cat.ecsv``); ``name``
+    (the catalog's file name) goes into the aligned WCS names.  Reading the file is the
+    pipeline's job (:func:`streamcal.pipelines.image3.read_refcat`).
 
     Raises
     ------
     ValueError
-        A Gaia catalog name (needs the network), a missing file, or no usable columns.
+        No usable columns.
     """
-    text = str(path).strip()
-    if text.upper() in GAIA_CATALOGS:
-        raise ValueError(f"tweakreg abs_refcat={text!r}: Gaia catalogs are fetched from the Gaia archive, "
-                         "which streamcal cannot reach offline; pass a catalog file with RA/DEC columns")
-    if not Path(text).is_file():
-        raise ValueError(f"tweakreg abs_refcat={text!r}: no such file (expected a catalog with RA/DEC)")
-    fmt = "ascii.csv" if text.lower().endswith(".csv") else None
-    table = Table.read(text, format=fmt) if fmt else Table.read(text)
-    return _radec_table(table, Path(text).name)
+    return _radec_table(table, name)
 
 
 def _radec_table(table: Table, name: str) -> Table:
@@ -304,7 +298,8 @@ def tweakreg(models: Sequence[ImageModel], params: Params = Params(), refcat: Ta
         pointing keywords (V2_REF, V3_REF, ROLL_REF ...) in ``sci_header``.
     params : Params
     refcat : astropy Table, optional
-        Absolute reference catalog (RA, DEC deg); default: read ``params.abs_refcat`` when set.
+        Absolute reference catalog (RA, DEC deg; :func:`reference_catalog`), required when
+        ``params.abs_refcat`` names one.
     catalogs : mapping of str to Table, optional
         Source catalogs by image file name (``meta.filename``), used with
         ``params.use_custom_catalogs`` instead of detecting (see :func:`custom_catalog`).
@@ -323,7 +318,8 @@ def tweakreg(models: Sequence[ImageModel], params: Params = Params(), refcat: Ta
     if params.skip:
         return models, skipped("skipped by parameter")
     if refcat is None and params.abs_refcat.strip():
-        refcat = load_refcat(params.abs_refcat)
+        raise ValueError(f"tweakreg abs_refcat={params.abs_refcat!r}: pass the catalog as refcat "
+                         "(the pipeline reads the file: streamcal.pipelines.image3.read_refcat)")
     groups = [group_id(m) for m in models]
     if refcat is not None:  # jwst: no duplicate sources in the catalog matched to the reference
         params = dataclasses.replace(params, expand_refcat=True)
@@ -376,7 +372,7 @@ def _finish(models, correctors, params: Params, notes: list[str], refname: str |
     return out, StepReport(status="COMPLETE", note="; ".join(notes))
 
 
-def run(models: Sequence[ImageModel], refs: Mapping, params: Params,
-        catalogs: Mapping[str, Table] | None = None) -> tuple[list[ImageModel], StepReport]:
+def run(models: Sequence[ImageModel], refs: Mapping, params: Params, catalogs: Mapping[str, Table] | None = None,
+        refcat: Table | None = None) -> tuple[list[ImageModel], StepReport]:
     """Adapter with the step signature (tweakreg uses no reference files)."""
-    return tweakreg(models, params, catalogs=catalogs)
+    return tweakreg(models, params, refcat=refcat, catalogs=catalogs)

@@ -15,6 +15,7 @@ Units are whatever the image is in (the threshold scales with it).  Pure functio
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ from photutils.segmentation import SegmentationImage, SourceCatalog, SourceFinde
 from photutils.segmentation.catalog import DEFAULT_COLUMNS
 from photutils.utils import NoDetectionsWarning
 
-__all__ = ["FinderSettings", "Background", "estimate_background", "convolve_fwhm", "find_stars", "detect",
+__all__ = ["FinderSettings", "finder_settings", "Background", "estimate_background", "convolve_fwhm", "find_stars", "detect",
            "find_segments", "segment_table", "STARFINDERS"]
 
 STARFINDERS = ("iraf", "dao", "segmentation")
@@ -61,6 +62,18 @@ class FinderSettings:
     contrast: float = 0.001
     multithresh_mode: str = "exponential"
     deblend: bool = True
+
+
+def finder_settings(params, **fixed) -> FinderSettings:
+    """The finder settings of a step's ``params``: every FinderSettings field the params have
+    (by name), ``fixed`` values over them, defaults for the rest.
+
+    >>> finder_settings(FinderSettings(snr_threshold=5.0), brightest=None).snr_threshold
+    5.0
+    """
+    names = {f.name for f in dataclasses.fields(FinderSettings)}
+    values = {k: getattr(params, k) for k in names if hasattr(params, k)}
+    return FinderSettings(**{**values, **fixed})
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from ..errors import NotImplementedStepError, ReferenceFileError
 from ..models import ExposureMeta, MosaicModel
 from ..refs.model import RefData
 from . import _photometry as phot
-from ._sources import (FinderSettings, convolve_fwhm, estimate_background, find_segments,
+from ._sources import (FinderSettings, convolve_fwhm, finder_settings, estimate_background, find_segments,
                        segment_table)
 from .base import StepParams, StepReport, skipped
 
@@ -80,11 +80,7 @@ class Params(StepParams):
             raise ValueError(f"aperture_ee1/2/3 must be strictly increasing percentages, got {ee}")
 
     def finder(self) -> FinderSettings:
-        return FinderSettings(starfinder=self.starfinder, snr_threshold=self.snr_threshold,
-                              kernel_fwhm=self.kernel_fwhm, bkg_boxsize=self.bkg_boxsize,
-                              brightest=None, npixels=self.npixels, connectivity=self.connectivity,
-                              nlevels=self.nlevels, contrast=self.contrast,
-                              multithresh_mode=self.multithresh_mode, deblend=self.deblend)
+        return finder_settings(self, brightest=None)  # a catalog keeps every source
 
 
 @dataclass(frozen=True)

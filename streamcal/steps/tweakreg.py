@@ -50,7 +50,7 @@ from .. import dqflags
 from ..models import ImageModel
 from ..wcs import pointing_from_header
 from ..wcs.exposure import replace_wcs_cards, s_region
-from ._sources import FinderSettings, detect
+from ._sources import FinderSettings, detect, finder_settings
 from .assign_wcs import SipSettings
 from .resample import exposure_group_id
 from .base import StepParams, StepReport, skipped
@@ -112,8 +112,7 @@ class Params(SipSettings, FinderSettings, StepParams):
                                  f"{prefix}tolerance ({tol}) to avoid source confusion")
 
     def finder(self) -> FinderSettings:
-        names = {f.name for f in dataclasses.fields(FinderSettings)}
-        return FinderSettings(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+        return finder_settings(self)
 
 
 # -------------------------------------------------------------------------------- inputs

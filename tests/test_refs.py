@@ -155,10 +155,23 @@ def test_fgs_flat_and_ipc(refs):
     assert kernel.shape == (3, 3) and kernel.sum() == pytest.approx(1.0, abs=1e-6) and kernel[1, 1] > 1
 
 
+def test_supported_by_exp_type():
+    """NIRSpec's synthetic FLAT exists for its imaging EXP_TYPEs only, and NIRSpec has no
+    synthetic PHOTOM/AREA (CRDS has none for NIRSpec imaging); the imagers are unaffected."""
+    nrs = get_detector("NRS1")
+    assert generate.supported("flat", nrs, meta_for("NRS1", exp_type="NRS_TACQ"))
+    assert not generate.supported("flat", nrs, meta_for("NRS1", exp_type="NRS_FIXEDSLIT"))
+    assert not generate.supported("flat", nrs)                       # no exposure: no EXP_TYPE to go by
+    assert not any(generate.supported(t, nrs, meta_for("NRS1")) for t in ("photom", "area"))
+    assert generate.supported("gain", nrs) and generate.supported("flat", get_detector("NRCA1"))
+    with pytest.raises(KeyError, match="NRS_IFU"):
+        generate.build("flat", nrs, meta_for("NRS1", exp_type="NRS_IFU"))
+
+
 # --------------------------------------------------------------------------- selection
 
 def test_not_applicable_returns_none(refs):
-    assert refs.get("flat", meta_for("NRS1")) is None           # NIRSpec: FFLAT/SFLAT/DFLAT, not FLAT
+    assert refs.get("flat", meta_for("NRS1", exp_type="NRS_FIXEDSLIT")) is None  # spectra: FFLAT/SFLAT/DFLAT
     assert refs.get("superbias", meta_for("MIRIMAGE")) is None  # MIRI has no superbias step
     assert refs.get("refpix", meta_for("NRS1")) is None         # IRS2 only: out of scope
     assert refs.get("reset", meta_for("NRCA1")) is None
@@ -248,7 +261,7 @@ def test_unknown_subarray_gets_its_own_dark(refs):
 
 
 @pytest.mark.parametrize("module", ["streamcal.detectors", "streamcal.refs.select", "streamcal.refs.synthetic",
-                                    "streamcal.refs.generate", "streamcal.refs.io"])
+                                    "streamcal.refs.generate", "streamcal.refs.io", "streamcal.refs.synth_stage2"])
 def test_docstring_examples(module):
     import doctest
     import importlib

@@ -221,3 +221,18 @@ def test_useafter_excludes_files_newer_than_the_exposure():
     assert best([old, new], "gain", meta).path == "old.fits"
     assert best([old, new], "gain", replace(meta, date_obs="2024-02-01")).path == "new.fits"
     assert best([old, new], "gain", replace(meta, date_obs="")).path == "new.fits"  # date unknown
+
+
+def test_synthetic_nirspec_flat_selects_like_crds(refs):
+    """The synthetic NIRSpec FLAT, read as a user-directory file, carries its CRDS-style
+    selectors (EXP_TYPE pattern of the imaging types, FILTER): it applies to NRS_TACQ and
+    NRS_IMAGE through CLEAR on NRS1, never to a spectroscopic exposure, another filter or NRS2."""
+    path = refs.select("flat", meta_for("NRS1", exp_type="NRS_TACQ", filter="CLEAR"))
+    keys = keys_from_header(str(path), fits.getheader(path))
+    assert "NRS_FIXEDSLIT" not in keys.exp_type.split("|") and keys.filter == "CLEAR"
+    for exp_type, applies in [("NRS_TACQ", True), ("NRS_IMAGE", True), ("NRS_WATA", True),
+                              ("NRS_FIXEDSLIT", False), ("NRS_IFU", False), ("NRS_MSASPEC", False)]:
+        chosen = best([keys], "flat", meta_for("NRS1", exp_type=exp_type, filter="CLEAR"))
+        assert (chosen is not None) == applies, exp_type
+    assert best([keys], "flat", meta_for("NRS1", exp_type="NRS_IMAGE", filter="F110W")) is None
+    assert best([keys], "flat", meta_for("NRS2", exp_type="NRS_IMAGE", filter="CLEAR")) is None

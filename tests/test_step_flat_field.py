@@ -1,4 +1,5 @@
-"""flat_field on guider products (3-D SCI, 2-D DQ) and on rate images with variances."""
+"""flat_field on guider products (3-D SCI, 2-D DQ) and on rate images with variances; NIRSpec
+imaging (the FLAT) against NIRSpec spectroscopy (FFLAT/SFLAT/DFLAT: not implemented)."""
 
 import numpy as np
 from astropy.io import fits
@@ -90,15 +91,63 @@ def test_imaging_rateints_per_plane():
     assert im.var_flat.shape == (3, 1, 2) and not im.var_flat.any()  # flat without ERR: VAR_FLAT 0
 
 
-def test_nirspec_imaging_flat_not_implemented():
+def test_nirspec_imaging_takes_the_flat():
+    # jwst flat-fields NIRSpec imaging like any imager (do_flat_field): SCI 8 / flat 2 = 4.
+    for exp_type in ("NRS_IMAGE", "NRS_TACQ", "NRS_MSATA"):
+        im = _rate(INSTRUME="NIRSPEC", DETECTOR="NRS1", EXP_TYPE=exp_type)
+        flat_field.check_supported(im.meta)
+        im, rep = flat_field.run(im, {"flat": ref("flat", SCI=np.full((1, 2), 2.0))})
+        assert rep.status == "COMPLETE" and im.data.tolist() == [[4.0, 4.0]]
+    flat_field.check_supported(_rate().meta)  # NIRCam: fine
+
+
+def test_nirspec_spectroscopy_needs_the_three_part_flats():
+    # NIRSpec spectroscopy uses FFLAT/SFLAT/DFLAT (calwebb_spec2): a clear error, the data untouched.
     import pytest
 
     from streamcal.errors import NotImplementedStepError
 
-    im = _rate(INSTRUME="NIRSPEC", DETECTOR="NRS1", EXP_TYPE="NRS_IMAGE")
-    with pytest.raises(NotImplementedStepError, match="FFLAT"):
-        flat_field.check_supported(im.meta)
-    flat_field.check_supported(_rate().meta)  # NIRCam: fine
+    for exp_type in ("NRS_FIXEDSLIT", "NRS_IFU", "NRS_MSASPEC", "NRS_BRIGHTOBJ"):
+        im = _rate(INSTRUME="NIRSPEC", DETECTOR="NRS1", EXP_TYPE=exp_type)
+        with pytest.raises(NotImplementedStepError, match="FFLAT"):
+            flat_field.check_supported(im.meta)
+        with pytest.raises(NotImplementedStepError, match=exp_type):
+            flat_field.run(im, {"flat": ref("flat", SCI=np.full((1, 2), 2.0))})
+        assert im.data.tolist() == [[8.0, 8.0]]
+
+
+def _nirspec_sim(refs, exp_type):
+    """A tiny NIRSpec simulation (SUB32) and its exposure metadata."""
+    from streamcal import sim
+    from streamcal.models import ExposureMeta
+
+    exposure = sim.simulate_exposure(sim.ExposureConfig(detector="NRS1", exp_type=exp_type, subarray="SUB32",
+                                                        ngroups=2, seed=3), refs)
+    return exposure, ExposureMeta.from_header(exposure.hdul[0].header, exposure.hdul["SCI"].data.shape)
+
+
+def test_synthetic_nirspec_flat_for_imaging_only(refs):
+    """The synthetic set has a NIRSpec FLAT for the imaging EXP_TYPEs only (CRDS: selected by
+    DETECTOR, FILTER, GRATING=MIRROR, EXP_TYPE), and the simulator applies what the set
+    selects: an NRS_IMAGE truth rate over that flat is the flat sky exactly (to float32
+    rounding, 1e-5) on the source-free pixels, most of a 32 x 32 window; the spectroscopic
+    types get no flat (theirs would be FFLAT/SFLAT/DFLAT), and neither does NRS_BOTA, which
+    jwst 3.0 does not flat-field."""
+    from streamcal.sim.exposure import detector_arrays
+
+    exposure, meta = _nirspec_sim(refs, "NRS_IMAGE")
+    flat = refs.get("flat", meta)
+    assert flat is not None and flat.name.startswith("streamcal_nirspec_nrs1_flat_clear")
+    assert flat.header["P_EXP_TY"].startswith("NRS_IMAGE|") and flat.header["GRATING"] == "MIRROR"
+    rate = exposure.truth.rate_e.astype(np.float64)
+    live = rate > 0
+    over_flat = rate[live] / flat.arrays["SCI"][live]
+    at_sky = np.abs(over_flat / np.median(over_flat) - 1) < 1e-5
+    assert at_sky.mean() > 0.5 and (np.abs(rate[live] / np.median(rate[live]) - 1) < 1e-5).mean() < 0.05
+    for exp_type in ("NRS_FIXEDSLIT", "NRS_MSASPEC", "NRS_BOTA"):
+        exposure, meta = _nirspec_sim(refs, exp_type)
+        assert refs.get("flat", meta) is None
+        assert (detector_arrays(exposure.setup, meta, refs).flat == 1).all()
 
 
 def test_synthetic_flat_is_per_filter(refs):

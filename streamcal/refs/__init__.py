@@ -198,7 +198,9 @@ class ReferenceSet:
 
     def _select_synthetic(self, reftype: str, meta: ExposureMeta) -> Path | None:
         detector = DETECTORS.get(meta.detector)
-        if detector is None or detector.instrument != meta.instrument or not generate.supported(reftype, detector):
+        if detector is None or detector.instrument != meta.instrument:
+            return None
+        if not generate.supported(reftype, detector, meta):  # by EXP_TYPE too: NIRSpec's FLAT
             return None
         with self._lock:
             path = generate.ensure(reftype, detector, meta, self.directory, self.pool)

@@ -50,11 +50,14 @@ _DATAMODEL = {"mask": "MaskModel", "saturation": "SaturationModel", "superbias":
               "rscd": "RSCDModel", "reset": "ResetModel"}
 
 
-def supported(reftype: str, detector: Detector) -> bool:
-    """Whether the synthetic set has reference type ``reftype`` for this detector."""
+def supported(reftype: str, detector: Detector, meta: ExposureMeta | None = None) -> bool:
+    """Whether the synthetic set has reference type ``reftype`` for this detector -- and, for
+    the types limited to some EXP_TYPEs (NIRSpec's FLAT: imaging only), for the exposure
+    ``meta`` (without it such a type counts as absent)."""
     if reftype in ASDF_BUILDERS:
         return synth_wcs.supported(reftype, detector)
-    return reftype in SYNTHETIC_TYPES.get(detector.instrument, frozenset())
+    return (reftype in SYNTHETIC_TYPES.get(detector.instrument, frozenset())
+            and synth_stage2.applies_to(reftype, detector, meta))
 
 
 def window_tag(detector: Detector, meta: ExposureMeta) -> str:
@@ -225,9 +228,10 @@ for _inst in ("NIRCAM", "NIRISS", "MIRI", "FGS"):
 _DATAMODEL.update({"apcorr": "ImgApcorrModel", "abvegaoffset": "ABVegaOffsetModel"})
 _BUILDERS.update({"apcorr": synth_catalog.build_apcorr, "abvegaoffset": synth_catalog.build_abvegaoffset})
 
-# image2's references (FLAT per filter, PHOTOM, AREA: streamcal.refs.synth_stage2), imagers only.
-for _inst in synth_stage2.STAGE2_INSTRUMENTS:
-    SYNTHETIC_TYPES[_inst] = SYNTHETIC_TYPES[_inst] | set(synth_stage2.BUILDERS)
+# image2's references (FLAT per filter, PHOTOM, AREA: streamcal.refs.synth_stage2): imagers, and
+# NIRSpec's imaging FLAT.
+for _inst, _types in synth_stage2.TYPES.items():
+    SYNTHETIC_TYPES[_inst] = SYNTHETIC_TYPES[_inst] | _types
 _DATAMODEL.update(synth_stage2.DATAMODELS)
 _BUILDERS.update(synth_stage2.BUILDERS)
 
@@ -254,8 +258,9 @@ def build(reftype: str, detector: Detector, meta: ExposureMeta | None = None) ->
     KeyError
         The synthetic set has no such reference type for this detector, or it is an ASDF type.
     """
-    if not supported(reftype, detector) or reftype in ASDF_BUILDERS:
-        raise KeyError(f"the synthetic set has no {reftype} FITS reference for {detector.name}")
+    if not supported(reftype, detector, meta) or reftype in ASDF_BUILDERS:
+        raise KeyError(f"the synthetic set has no {reftype} FITS reference for {detector.name}"
+                       + (f" {meta.exp_type}" if meta is not None else ""))
     per_window = reftype in PER_WINDOW_TYPES
     if per_window and meta is None:
         raise ValueError(f"{reftype} references are per window: pass the exposure metadata")

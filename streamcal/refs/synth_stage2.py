@@ -3,6 +3,12 @@
 The simulator multiplies its illumination by the FLAT the reference set selects for the
 exposure (detector + FILTER/PUPIL), so flat_field divides exactly that response out again.
 
+NIRSpec gets a FLAT for its imaging EXP_TYPEs only (:data:`NIRSPEC_FLAT_EXP_TYPES`), as in CRDS,
+where NIRSpec FLATs are selected by DETECTOR, FILTER, GRATING (MIRROR) and EXP_TYPE: jwst
+flat-fields NIRSpec imaging like every imager, while its spectroscopic modes use the three-part
+FFLAT/SFLAT/DFLAT, which this set does not make.  Nor does it make a NIRSpec PHOTOM or AREA
+(CRDS has none for NIRSpec imaging, so photom is skipped and the ``_cal`` stays in DN/s).
+
 PHOTOM follows from a simple, documented photon budget so that the simulator's e-/s and the
 calibrated MJy/sr agree by construction.  A source of surface brightness ``B`` MJy/sr fills a
 pixel of solid angle ``Omega`` with ``F_nu = B * 1e6 Jy/sr * Omega``; through a top-hat filter
@@ -110,6 +116,17 @@ def filter_flat(detector: Detector, filter_name: str, pupil: str) -> tuple[np.nd
     return sci, err, bad
 
 
+def _flat_selectors(det: Detector, meta: ExposureMeta) -> dict:
+    """Selection keywords of a per-filter FLAT.  NIRSpec's (imaging only) also name the
+    EXP_TYPEs it serves as a CRDS pattern, so a directory selection never hands it to a
+    spectroscopic exposure, and GRATING = MIRROR as the CRDS files (informative: streamcal
+    does not select on GRATING)."""
+    if det.instrument != "NIRSPEC":
+        return {"FILTER": meta.filter, "PUPIL": meta.pupil}
+    return {"FILTER": meta.filter, "GRATING": "MIRROR", "EXP_TYPE": NIRSPEC_FLAT_EXP_TYPES[0],
+            "P_EXP_TY": "|".join(NIRSPEC_FLAT_EXP_TYPES) + "|"}
+
+
 def build_flat(det: Detector, meta: ExposureMeta | None):
     """Builder (generate.py contract): FLAT for the exposure's FILTER/PUPIL (FGS: clear)."""
     bits = {"DO_NOT_USE": 1, "NO_FLAT_FIELD": 2}
@@ -118,7 +135,7 @@ def build_flat(det: Detector, meta: ExposureMeta | None):
         extra: dict = {}
     else:
         sci, err, bad = filter_flat(det, meta.filter, meta.pupil)
-        extra = {"FILTER": meta.filter, "PUPIL": meta.pupil}
+        extra = _flat_selectors(det, meta)
     dq = np.zeros(det.shape, np.uint8)
     dq[bad] = bits["DO_NOT_USE"] | bits["NO_FLAT_FIELD"]
     return "Synthetic flat field", {"SCI": sci, "ERR": err, "DQ": dq}, {"DQ_DEF": dq_def_hdu(bits)}, extra
@@ -176,7 +193,31 @@ def build_area(det: Detector, meta: ExposureMeta | None):
     return "Synthetic pixel area map", {"SCI": relative_pixel_area(det)}, {}, _pixar(det)
 
 
+#: NIRSpec EXP_TYPEs that jwst 3.0 flat-fields with the plain FLAT (flat_field_step's imaging
+#: modes).  NRS_BOTA, routed to image2 by the seed table, is no longer among them: jwst 3.0
+#: skips its flat_field, and so does streamcal (no FLAT applies).
+NIRSPEC_FLAT_EXP_TYPES = ("NRS_IMAGE", "NRS_CONFIRM", "NRS_FOCUS", "NRS_MIMF", "NRS_MSATA", "NRS_TACONFIRM",
+                          "NRS_TACQ", "NRS_TASLIT", "NRS_WATA")
+#: Synthetic types that apply to some EXP_TYPEs only: (instrument, reftype) -> EXP_TYPEs.
+EXP_TYPE_LIMITS = {("NIRSPEC", "flat"): frozenset(NIRSPEC_FLAT_EXP_TYPES)}
+
+
+def applies_to(reftype: str, detector: Detector, meta: ExposureMeta | None) -> bool:
+    """Whether a synthetic type of this detector's instrument serves the exposure's EXP_TYPE
+    (:data:`EXP_TYPE_LIMITS`; no limit: every exposure, ``meta`` or not).
+
+    >>> from streamcal.detectors import DETECTORS
+    >>> applies_to("flat", DETECTORS["NRS1"], None), applies_to("flat", DETECTORS["NRCA1"], None)
+    (False, True)
+    """
+    allowed = EXP_TYPE_LIMITS.get((detector.instrument, reftype))
+    return allowed is None or (meta is not None and meta.exp_type.strip().upper() in allowed)
+
+
 #: Reference types of this module, the instruments they exist for, their builders.
 STAGE2_INSTRUMENTS = frozenset({"NIRCAM", "NIRISS", "MIRI", "FGS"})
 BUILDERS = {"flat": build_flat, "photom": build_photom, "area": build_area}
 DATAMODELS = {"flat": "FlatModel", "photom": "PhotomModel", "area": "PixelAreaModel"}
+#: The types each instrument gets: all of them for the imagers; NIRSpec the FLAT only (for its
+#: imaging EXP_TYPEs, :data:`EXP_TYPE_LIMITS`; CRDS has no NIRSpec imaging PHOTOM or AREA).
+TYPES = {**{inst: frozenset(BUILDERS) for inst in STAGE2_INSTRUMENTS}, "NIRSPEC": frozenset({"flat"})}

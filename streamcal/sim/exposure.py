@@ -3,8 +3,9 @@
 Signal chain (the inverse of stage 1, jwst_spec §3):
 
 1. scene in e-/s/pixel: sky + stars + galaxies through a TAN WCS (or dispersed traces, lamp
-   light, darkness, a guide star -- by EXP_TYPE), times the flat response (FGS flat; 1 for the
-   other instruments, whose stage 1 has no flat), zero on dead and reference pixels;
+   light, darkness, a guide star -- by EXP_TYPE), times the FLAT the reference set selects for
+   the exposure (imagers per filter, FGS, NIRSpec imaging; 1 where none applies, e.g. NIRSpec
+   spectroscopy), zero on dead and reference pixels;
 2. + dark current, e-/s, from the DARK reference file (slope of its frames x gain);
 3. :func:`streamcal.sim.ramps.simulate_ramps`: Poisson charge, per-frame read noise (CDS read
    noise / sqrt 2 x gain), cosmic rays -> electrons per group;

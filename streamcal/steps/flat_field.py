@@ -1,5 +1,5 @@
-"""flat_field (FLAT reference) for count-rate images: imaging (calwebb_image2) and guider
-products (calwebb_guider).
+"""flat_field (FLAT reference) for count-rate images: imaging (calwebb_image2, NIRSpec imaging
+included) and guider products (calwebb_guider).
 
 SCI /= flat.  Flat pixels that are NaN, <= 0 or DO_NOT_USE are treated as 1 (no correction) and
 get NO_FLAT_FIELD | DO_NOT_USE in the reference DQ that is OR-ed into the product DQ (jwst rule);
@@ -22,7 +22,10 @@ CDS term by the flat (it keeps ``ERR_in^2``); streamcal does, which matters only
 is far from 1 (noted in the report).  Guider DQ is 2-D while SCI is 3-D: the 2-D flat applies
 to every plane and no NaN/flag matching happens (shapes differ, as in jwst).
 
-NIRSpec imaging modes need jwst's three-part flats (FFLAT, SFLAT, DFLAT): not implemented.
+NIRSpec imaging EXP_TYPEs (NRS_IMAGE, NRS_TACQ, ...) are flat-fielded like every imager, with
+the FLAT selected for them (jwst ``do_flat_field``); only NIRSpec spectroscopy
+(:data:`NRS_SPECTRAL_EXP_TYPES`) uses jwst's three-part flats (FFLAT, SFLAT, DFLAT), which
+belong to calwebb_spec2 and are not implemented.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ REFTYPES = ("flat",)
 OPTIONAL_REFTYPES: tuple[str, ...] = ()
 
 ERR_NOTE = "ERR_in divided by the flat (jwst 3.0 keeps the guider CDS ERR undivided)"
+#: NIRSpec spectroscopic EXP_TYPEs: jwst flat-fields them with FFLAT/SFLAT/DFLAT (unless
+#: LAMP_MODE = IMAGE; the lamp types have no stage 2 in the routing table, so never come here).
+NRS_SPECTRAL_EXP_TYPES = frozenset({"NRS_AUTOWAVE", "NRS_BRIGHTOBJ", "NRS_FIXEDSLIT", "NRS_IFU", "NRS_LAMP",
+                                    "NRS_MSASPEC"})
 
 
 @dataclass(frozen=True)
@@ -126,13 +133,22 @@ def apply_flat_inplace(image: ImageModel, flat: np.ndarray, flat_err: np.ndarray
 
 def check_supported(meta) -> None:
     """Raise :class:`NotImplementedStepError` for exposures whose flat streamcal cannot apply
-    (called by the pipeline runner before it looks for reference files).
+    (called by the pipeline runner before it looks for reference files): NIRSpec spectroscopy,
+    which uses jwst's three-part flats.  NIRSpec imaging takes the FLAT like any imager.
 
-    NIRSpec imaging modes use jwst's three-part flats (FFLAT, SFLAT, DFLAT)."""
-    if meta is not None and meta.instrument == "NIRSPEC":
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Meta
+    >>> check_supported(Meta(instrument="NIRSPEC", exp_type="NRS_IMAGE"))  # fine
+    >>> check_supported(Meta(instrument="NIRSPEC", exp_type="NRS_IFU"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    streamcal.errors.NotImplementedStepError: flat_field for NIRSpec NRS_IFU needs ...
+    """
+    if meta is not None and meta.instrument == "NIRSPEC" and meta.exp_type in NRS_SPECTRAL_EXP_TYPES:
         raise NotImplementedStepError(
-            "flat_field for NIRSpec imaging needs the FFLAT/SFLAT/DFLAT flats, which streamcal does "
-            "not implement; skip the step (--skip flat_field) to calibrate without a flat")
+            f"flat_field for NIRSpec {meta.exp_type} needs the spectroscopic FFLAT/SFLAT/DFLAT flats "
+            "(calwebb_spec2), which streamcal does not implement yet")
 
 
 def run(image: ImageModel, refs: Mapping[str, RefData], params: Params = Params()) -> tuple[ImageModel, StepReport]:

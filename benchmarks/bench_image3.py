@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from streamcal.associations import AssociationBuffer, write_asn
-    from streamcal.pipelines.image3 import attach_tweakreg_catalogs, calibrate_image3_file
+    from streamcal.pipelines.image3 import attach_tweakreg_catalogs, calibrate_image3_file, warm_up
     from streamcal.pipelines.runner import CalibrationOptions
     from streamcal.refs import ReferenceSet
     from streamcal.sim.program import simulate_dither
@@ -107,6 +107,7 @@ def main(argv=None) -> int:
         cals.append(cal)
         assert not _fire(buffer, cal), "fired before the last member"
 
+    warm_up()  # as a stream worker does when it starts: drizzle helpers running, ASDF loaded
     t0 = time.perf_counter()  # the last member has landed
     cal, seconds = _stage12(dither.paths[3], out, refs, args.keep_i2d)
     firings = _fire(buffer, cal)

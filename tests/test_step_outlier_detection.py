@@ -10,7 +10,7 @@ import pytest
 from streamcal import dqflags
 from streamcal.steps import get_step
 from streamcal.steps.outlier_detection import (Params, abs_derivative, detect_outliers, flag_against_blot,
-                                               weight_threshold)
+                                               nan_median, weight_threshold)
 
 from mosaickit import dither, inject_crs, star_field, with_header
 
@@ -93,6 +93,15 @@ def ndilate(mask):
     return ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool))
 
 
+def test_two_processes_flag_the_same_pixels(flagged):
+    """maximum_cores 2: the group mosaics are drizzled in two processes (streamcal.parallel);
+    each group is one drizzle either way, so the median and every flag are identical."""
+    images, _, out, _, _ = flagged
+    split, _ = detect_outliers(images, Params(maximum_cores="2"))
+    for serial, parallel in zip(out, split):
+        np.testing.assert_array_equal(serial.dq, parallel.dq)
+
+
 def test_skymatch_level_is_respected():
     """Images with different skies: the group mosaics are sky-subtracted with BKGLEVEL and the
     level added back to the blot, so no clean pixel is flagged for the sky difference (0.5 =
@@ -140,6 +149,20 @@ class TestKernels:
         sci = blot.copy()
         sci[2, 2] += 50.0                # 50 < 1.2 * 100: within what resampling can do
         assert not flag_against_blot(sci, np.ones_like(sci), blot, (5.0, 4.0), (1.2, 0.7)).any()
+
+    @pytest.mark.parametrize("planes", [1, 2, 3, 4, 7])
+    def test_nan_median_equals_numpy(self, planes):
+        """Yardstick: np.nanmedian, on stacks with 30 % NaN (all-NaN columns included)."""
+        import warnings
+
+        rng = np.random.default_rng(planes)
+        stack = rng.normal(size=(planes, 40, 50)).astype(np.float32)
+        stack[rng.random(stack.shape) < 0.3] = np.nan
+        stack[:, 0, 0] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = np.nanmedian(stack, axis=0)
+        np.testing.assert_array_equal(nan_median(stack), expected)
 
     def test_weight_threshold(self):
         weight = np.r_[np.full(1000, 2.0), np.zeros(50), [200.0]]  # zeros ignored, 200 clipped

@@ -215,6 +215,23 @@ def test_matches_drizzle_called_directly():
     np.testing.assert_allclose(mosaic.wht, driz.out_wht, rtol=1e-6)
 
 
+def test_two_processes_equal_one():
+    """maximum_cores 2 (streamcal.parallel): inputs 0-1 and 2-4 are drizzled in two processes
+    and merged by weight.  Drizzle is linear, so the mosaic equals the serial one up to float32
+    rounding of the running weighted means (rtol 1e-6 on SCI/ERR/VAR_*, relative to each
+    array's typical size); WHT adds exactly as floats do, CON bits are global and identical."""
+    images = dither(5, stars=star_field(8, seed=2), noise=0.05, sky=0.2, var_poisson=0.01)
+    images[3].dq[20:24, 30:34] = dqflags.DO_NOT_USE
+    serial = resample_images(images, Params())
+    split = resample_images(images, Params(maximum_cores="2"))
+    assert np.array_equal(np.isnan(serial.data), np.isnan(split.data)) and np.isnan(serial.data).any()
+    np.testing.assert_array_equal(serial.con, split.con)
+    np.testing.assert_allclose(split.wht, serial.wht, rtol=1e-6)
+    for name in ("data", "err", "var_rnoise", "var_poisson"):
+        a, b = getattr(serial, name), getattr(split, name)
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-6 * np.nanmax(np.abs(a)), equal_nan=True, err_msg=name)
+
+
 def test_run_adapter_and_headers():
     image = cal_image()
     mosaic, report = run(image, {}, Params())

@@ -94,9 +94,9 @@ IMPLEMENTED = frozenset(STAGE1) | frozenset(_RUNNERS)
 
 
 def warm_up(pipeline: str) -> list[str]:
-    """Import the code of ``pipeline`` (its module and step modules) now, while the worker starts:
-    the first exposure a new worker gets would otherwise pay seconds for importing photutils,
-    tweakwcs, drizzle, gwcs and friends.  Returns the steps loaded (steps streamcal lacks are
+    """Import the code of ``pipeline`` (its module and step modules) now, while the worker starts,
+    and run the module's own ``warm_up`` if it has one: the first exposure a new worker gets would
+    otherwise pay seconds for importing photutils, tweakwcs, drizzle, gwcs and friends.  Returns the steps loaded (steps streamcal lacks are
     left out; they fail clearly when an exposure needs them)."""
     from ..pipelines.definitions import PIPELINES
     from ..steps import get_step
@@ -104,7 +104,9 @@ def warm_up(pipeline: str) -> list[str]:
     spec = PIPELINES.get(pipeline)
     if spec is None:
         return []
-    importlib.import_module(_PIPELINE_MODULES.get(pipeline, "streamcal.pipelines.runner"))
+    module = importlib.import_module(_PIPELINE_MODULES.get(pipeline, "streamcal.pipelines.runner"))
+    if hasattr(module, "warm_up"):  # what else a pipeline's first run would wait for
+        module.warm_up()
     loaded = []
     for name in dict.fromkeys(spec.nir_steps + spec.miri_steps):
         try:

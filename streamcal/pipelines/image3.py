@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 from astropy.io import fits
 from astropy.table import Table
 
+from .. import parallel
 from ..associations import AsnError, read_asn, resolve_member
 from ..associations.buffer import exposure_root
 from ..errors import BadInputError, NotImplementedStepError
@@ -45,9 +46,10 @@ SPEC = PIPELINES["calwebb_image3"]
 #: streamcal's image3 parameter set (the role of a jwst ``pars-*`` file: code defaults are
 #: jwst's, a pipeline may override them; the user's ``--set`` still wins).  Pixel maps from
 #: the WCS every 10 pixels + bicubic splines: 1e-8 pixel from exact on the synthetic NIRCam
-#: distortion, and ~12 s less for 4 full frames (each exact map costs 1-4 s).
-PARAMETER_SET = {"resample": {"pixmap_stepsize": 10.0, "pixmap_order": 3},
-                 "outlier_detection": {"pixmap_stepsize": 10.0, "pixmap_order": 3}}
+#: distortion, and ~12 s less for 4 full frames (each exact map costs 1-4 s).  Drizzle on every
+#: CPU (its C code holds the GIL; streamcal.parallel): the inputs are split between processes.
+PARAMETER_SET = {"resample": {"pixmap_stepsize": 10.0, "pixmap_order": 3, "maximum_cores": "all"},
+                 "outlier_detection": {"pixmap_stepsize": 10.0, "pixmap_order": 3, "maximum_cores": "all"}}
 #: jwst's cal_step keyword of assign_mtwcs (streamcal has no step module for it).
 MTWCS_KEYWORD = "S_MTWCS"
 #: ASNMISS of a partial product whose missing members have no names yet (the stream expects
@@ -148,6 +150,19 @@ def _source_catalog(mosaic: MosaicModel, refs, params: StepParams, prov: Provena
     record.seconds = time.perf_counter() - start
     record.status, record.note = report.status, report.note
     return result
+
+
+def warm_up() -> None:
+    """Make a new stream worker's first mosaic as quick as its next ones: start the drizzle
+    helper processes (:data:`PARAMETER_SET`'s ``maximum_cores``) and load the ASDF converters
+    (the first gwcs read or write of a process costs ~0.6 s more than the next)."""
+    from ..wcs import Pointing, imaging_wcs
+    from ..wcs.serialize import wcs_from_asdf_bytes, wcs_to_asdf_bytes
+
+    wcs_from_asdf_bytes(wcs_to_asdf_bytes(imaging_wcs(Pointing(0.0, 0.0, 0.0, 0.0, 0.0), shape=(8, 8),
+                                                      pixel_scale=0.03)))
+    parallel.warm_up(parallel.resolve_cores(PARAMETER_SET["resample"]["maximum_cores"]),
+                     ["streamcal.steps.resample", "streamcal.steps.outlier_detection"])
 
 
 def _with_parameter_set(options: CalibrationOptions) -> CalibrationOptions:

@@ -21,6 +21,7 @@ from astropy.io import fits
 
 from ...errors import NotImplementedStepError
 from ...models import ImageModel, MosaicModel
+from ...parallel import resolve_cores
 from ..base import StepParams, StepReport
 from .drizzle import (RESAMPLE_BAD_BITS, DrizzleInput, DrizzleResult, DrizzleSettings, blot,
                       drizzle_images, input_weight)
@@ -88,6 +89,9 @@ class Params(StepParams):
         distortion the error is 1e-4 pixel with ``pixmap_order`` 1 and 1e-8 with 3.
     pixmap_order : int
         1 (bilinear) or 3 (bicubic) interpolation of the pixel map.
+    maximum_cores : str
+        Processes to drizzle with (stcal's convention: 'none', 'quarter', 'half', 'all' or a
+        number; :mod:`streamcal.parallel`).  Not a jwst resample parameter: jwst uses one.
     """
 
     pixfrac: float = 1.0
@@ -105,8 +109,10 @@ class Params(StepParams):
     report_var: bool = True
     pixmap_stepsize: float = 1.0
     pixmap_order: int = 1
+    maximum_cores: str = "1"
 
     def __post_init__(self):
+        resolve_cores(self.maximum_cores)  # validates
         for name, cast in (("output_shape", int), ("crpix", float), ("crval", float)):
             object.__setattr__(self, name, _pair(getattr(self, name), cast, name))
         if not 0.0 < self.pixfrac <= 1.0:
@@ -241,7 +247,7 @@ def resample_images(models: Sequence[ImageModel], params: Params = Params()) -> 
     grid = grid_for(models, params)
     ratio = grid.pixel_scale_deg / _input_scale_deg(models[0])
     result = drizzle_images(inputs, grid, params.settings(ratio), variances=params.enable_err,
-                            context=params.enable_ctx)
+                            context=params.enable_ctx, processes=resolve_cores(params.maximum_cores))
     return _mosaic(models, grid, result, params, ratio)
 
 

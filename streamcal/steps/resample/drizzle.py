@@ -26,6 +26,7 @@ import numpy as np
 from drizzle.resample import Drizzle, blot_image
 
 from ... import dqflags
+from ...parallel import map_parts, split
 from .grid import OutputGrid
 from .pixmap import pixmap
 
@@ -130,7 +131,7 @@ class DrizzleSettings:
 
 
 def drizzle_images(inputs: Sequence[DrizzleInput], grid: OutputGrid, settings: DrizzleSettings = DrizzleSettings(), *,
-                   variances: bool = True, context: bool = True) -> DrizzleResult:
+                   variances: bool = True, context: bool = True, processes: int = 1) -> DrizzleResult:
     """Drizzle-combine ``inputs`` onto ``grid``.
 
     Parameters
@@ -145,15 +146,46 @@ def drizzle_images(inputs: Sequence[DrizzleInput], grid: OutputGrid, settings: D
         Also combine the variance arrays and compute ERR (jwst ``enable_err``).
     context : bool
         Build the CON array (jwst ``enable_ctx``); otherwise ``con`` has 0 planes.
+    processes : int
+        Processes to spread the inputs over (:mod:`streamcal.parallel`).  Drizzle is linear:
+        each process combines a contiguous share of the inputs and the partial mosaics are
+        merged by weight (SCI = sum(SCI_k WHT_k) / sum(WHT_k), WHT and the variance sums add,
+        CON bits are global), equal to one serial run up to float32 rounding.
 
     Returns
     -------
     DrizzleResult
         SCI (fill value where nothing landed), WHT, CON, variances, ERR.
     """
+    inputs = list(inputs)
+    args = [(inputs[r.start:r.stop], r.start, len(inputs), grid, settings, variances, context)
+            for r in split(len(inputs), processes)]
+    partials = map_parts(drizzle_part, args, processes)
+    part = partials[0] if len(partials) == 1 else merge_parts(partials, settings.fillval)
+    result = DrizzleResult(data=part.data, wht=part.wht, con=part.con, variances={}, err=None)
+    if part.sums is not None:
+        result.variances = part.sums.finish(len(inputs), settings.pixel_scale_ratio)
+        result.err = _err_from(result.variances)
+    return result
+
+
+@dataclass
+class DrizzlePart:
+    """What drizzling a share of the inputs gives: SCI, WHT, CON (global bits) and the running
+    variance sums (None without variances)."""
+
+    data: np.ndarray
+    wht: np.ndarray
+    con: np.ndarray
+    sums: _VarianceSums | None
+
+
+def drizzle_part(inputs: Sequence[DrizzleInput], begin: int, total: int, grid: OutputGrid,
+                 settings: DrizzleSettings, variances: bool, context: bool) -> DrizzlePart:
+    """Drizzle ``inputs``, which are inputs ``begin, begin + 1, ...`` of ``total`` (their CON bits)."""
     shape = grid.shape
     driz = Drizzle(kernel=settings.kernel, fillval=settings.fillval, out_shape=shape,
-                   max_ctx_id=max(len(inputs) - 1, 0), disable_ctx=not context)
+                   begin_ctx_id=begin, max_ctx_id=max(total - 1, begin), disable_ctx=not context)
     acc = _VarianceSums(shape) if variances else None
     for item in inputs:
         pmap = pixmap(item.wcs, grid, item.data.shape, settings.pixmap_stepsize, settings.pixmap_order)
@@ -167,12 +199,38 @@ def drizzle_images(inputs: Sequence[DrizzleInput], grid: OutputGrid, settings: D
             landed = driz.out_wht > before if before is not None else driz.out_wht > 0
             acc.add(item, settings, common, shape, landed)
     con = driz.out_ctx if context else np.zeros((0,) + shape, np.int32)
-    result = DrizzleResult(data=driz.out_img, wht=driz.out_wht, con=np.asarray(con, np.int32),
-                           variances={}, err=None)
-    if acc is not None:
-        result.variances = acc.finish(len(inputs), settings.pixel_scale_ratio)
-        result.err = _err_from(result.variances)
-    return result
+    return DrizzlePart(data=driz.out_img, wht=driz.out_wht, con=np.asarray(con, np.int32), sums=acc)
+
+
+def merge_parts(parts: Sequence[DrizzlePart], fillval: float) -> DrizzlePart:
+    """One mosaic from the partial mosaics of disjoint input shares (see :func:`drizzle_images`).
+
+    Examples
+    --------
+    Two shares that saw one pixel with weights 1 and 3 and values 2 and 4 give (2 + 12) / 4:
+
+    >>> one = lambda v, w: DrizzlePart(np.array([[v]], np.float32), np.array([[w]], np.float32),
+    ...                                np.zeros((0, 1, 1), np.int32), None)
+    >>> float(merge_parts([one(2.0, 1.0), one(4.0, 3.0)], np.nan).data[0, 0])
+    3.5
+    """
+    wht = np.zeros_like(parts[0].wht, dtype=np.float64)
+    total = np.zeros_like(wht)
+    for part in parts:
+        has = part.wht > 0
+        wht += part.wht
+        total[has] += part.data[has].astype(np.float64) * part.wht[has]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        data = np.where(wht > 0, total / wht, fillval).astype(np.float32)
+    con = parts[0].con.copy()
+    for part in parts[1:]:
+        con |= part.con
+    sums = None
+    if parts[0].sums is not None:
+        sums = parts[0].sums
+        for part in parts[1:]:
+            sums.merge(part.sums)
+    return DrizzlePart(data=data, wht=wht.astype(np.float32), con=con, sums=sums)
 
 
 class _VarianceSums:
@@ -202,6 +260,13 @@ class _VarianceSums:
             self.wsum[name][use] += var[use] * weight[use] ** 2
             self.wt[name][use] += weight[use]
             self.count[name] += 1
+
+    def merge(self, other: _VarianceSums) -> None:
+        """Add the sums of a disjoint share of the inputs."""
+        for name in VARIANCES:
+            self.wsum[name] += other.wsum[name]
+            self.wt[name] += other.wt[name]
+            self.count[name] += other.count[name]
 
     @staticmethod
     def _weight(rn_var, item, settings, shape) -> np.ndarray:

@@ -84,7 +84,9 @@ def main(argv=None) -> int:
     parser.add_argument("--work", default=None, help="working directory (default: a temporary one)")
     args = parser.parse_args(argv)
 
+    from streamcal import memory
     from streamcal.associations import AssociationBuffer, write_asn
+    from streamcal.config import load_config
     from streamcal.pipelines.image3 import attach_tweakreg_catalogs, calibrate_image3_file, warm_up
     from streamcal.pipelines.runner import CalibrationOptions
     from streamcal.refs import ReferenceSet
@@ -107,7 +109,10 @@ def main(argv=None) -> int:
         cals.append(cal)
         assert not _fire(buffer, cal), "fired before the last member"
 
-    warm_up()  # as a stream worker does when it starts: drizzle helpers running, ASDF loaded
+    # as the stream's image3 worker does when it starts: keeps freed memory, takes its peak,
+    # starts the drizzle helper, loads ASDF
+    memory.retain_freed_memory()
+    warm_up(load_config().pool("image3").prefault_mb)
     t0 = time.perf_counter()  # the last member has landed
     cal, seconds = _stage12(dither.paths[3], out, refs, args.keep_i2d)
     firings = _fire(buffer, cal)

@@ -522,6 +522,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     if args.dither:
+        shutil.rmtree(work / "dither_run", ignore_errors=True)  # a previous run's ledger would say "done"
         report_dither(_run_child("dither", json.dumps(simulate_dither_fullframe(work)), str(work / "dither_run"),
                                  timeout=1800))
         return

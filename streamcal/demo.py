@@ -33,9 +33,11 @@ def _short(pipeline: str | None) -> str:
 
 
 def demo_config(landing: Path, products: Path) -> ServiceConfig:
-    """A lean configuration for a laptop: a local Ray cluster of 2 CPUs without the dashboard."""
+    """A lean configuration for a laptop: a local Ray cluster of 2 CPUs without the dashboard;
+    no memory taken ahead by the workers (the demo's exposures are small subarrays)."""
     base = ServiceConfig()
-    return replace(base, landing=landing, products=products, loop_interval=0.05,
+    pools = {name: replace(pool, prefault_mb=0) for name, pool in base.pools.items()}
+    return replace(base, landing=landing, products=products, loop_interval=0.05, pools=pools,
                    ray=RayConfig(num_cpus=2, include_dashboard=False, object_store_mb=200),
                    ingest=IngestConfig(sweep_interval=1.0, stability_seconds=1.0, poll_interval=0.2))
 

@@ -26,6 +26,8 @@ import sys
 import threading
 from typing import Any, Callable, Sequence, TypeVar
 
+from . import memory
+
 T = TypeVar("T")
 
 _FRACTIONS = {"none": 0.0, "quarter": 0.25, "half": 0.5, "all": 1.0}
@@ -192,13 +194,14 @@ def _outcome(func: Callable, args: tuple) -> tuple[bool, Any]:
         return False, exc
 
 
-def warm_up(processes: int, modules: Sequence[str] = ()) -> list[int]:
-    """Start the helper processes now and import ``modules`` in them (a worker's first exposure
-    would otherwise wait for interpreter start-up and imports); returns their process ids."""
+def warm_up(processes: int, modules: Sequence[str] = (), prefault_mb: int = 0) -> list[int]:
+    """Start the helper processes now, import ``modules`` in them and take ``prefault_mb`` of
+    memory in each (:mod:`streamcal.memory`): a worker's first exposure would otherwise wait for
+    interpreter start-up, imports and fresh memory.  Returns their process ids."""
     with _lock:
         helpers = _take(max(processes - 1, 0))
         for helper in helpers:
-            helper.send(_ready, (tuple(modules),))
+            helper.send(_ready, (tuple(modules), prefault_mb))
         replies = [helper.receive() for helper in helpers]
     for ok, value in replies:
         if not ok:
@@ -206,15 +209,18 @@ def warm_up(processes: int, modules: Sequence[str] = ()) -> list[int]:
     return [value for _, value in replies]
 
 
-def _ready(modules: Sequence[str]) -> int:
+def _ready(modules: Sequence[str], prefault_mb: int) -> int:
     for name in modules:
         importlib.import_module(name)
+    memory.prefault(prefault_mb)
     return os.getpid()
 
 
 def serve() -> None:
     """The helper's loop: read ``(func, args)`` pickles from stdin, write ``(ok, result)``
-    pickles to stdout, until stdin closes."""
+    pickles to stdout, until stdin closes.  A helper keeps the memory it frees
+    (:func:`streamcal.memory.retain_freed_memory`): it serves the same kind of part again and again."""
+    memory.retain_freed_memory()
     inbox = sys.stdin.buffer
     outbox = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the pipe

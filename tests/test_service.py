@@ -50,7 +50,8 @@ def stock(tmp_path_factory, refs):
 
 
 def _config(landing: Path, products: Path, **pool_overrides) -> ServiceConfig:
-    pools = {name: replace(pool, size=1, num_cpus=0.1, memory_mb=0) for name, pool in _default_pools().items()}
+    pools = {name: replace(pool, size=1, num_cpus=0.1, memory_mb=0, prefault_mb=0)
+             for name, pool in _default_pools().items()}
     pools.update(pool_overrides)
     return ServiceConfig(landing=landing, products=products, loop_interval=0.05,
                          retries=RetryConfig(max_attempts=3, backoff_seconds=0.2),

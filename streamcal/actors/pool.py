@@ -73,7 +73,14 @@ class StagePool:
         self.replaced = 0
 
     def _new_worker(self):
-        return StageWorker.options(**worker_options(self.config)).remote(self.pipeline, self.refs_dir)
+        return StageWorker.options(**worker_options(self.config)).remote(self.pipeline, self.refs_dir,
+                                                                     self.config.prefault_mb)
+
+    def start(self) -> None:
+        """Create the workers that do not exist yet; they warm up in the background (imports,
+        helper processes, memory) while the service goes on."""
+        for index in range(len(self.workers)):
+            self._worker(index)
 
     def _worker(self, index: int):
         if self.workers[index] is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import ray
 
-from .. import router
+from .. import memory, router
 from ..associations.buffer import exposure_root
 from ..config import STAGE1
 from ..errors import BadInputError, NotImplementedStepError
@@ -93,10 +93,11 @@ _PIPELINE_MODULES = {router.IMAGE2: "streamcal.pipelines.image2", router.IMAGE3:
 IMPLEMENTED = frozenset(STAGE1) | frozenset(_RUNNERS)
 
 
-def warm_up(pipeline: str) -> list[str]:
+def warm_up(pipeline: str, prefault_mb: int = 0) -> list[str]:
     """Import the code of ``pipeline`` (its module and step modules) now, while the worker starts,
-    and run the module's own ``warm_up`` if it has one: the first exposure a new worker gets would
-    otherwise pay seconds for importing photutils, tweakwcs, drizzle, gwcs and friends.  Returns the steps loaded (steps streamcal lacks are
+    run the module's own ``warm_up`` if it has one, and take ``prefault_mb`` of memory
+    (:mod:`streamcal.memory`): the first exposure a new worker gets would otherwise pay seconds
+    for importing photutils, tweakwcs, drizzle, gwcs and friends, and for fresh memory.  Returns the steps loaded (steps streamcal lacks are
     left out; they fail clearly when an exposure needs them)."""
     from ..pipelines.definitions import PIPELINES
     from ..steps import get_step
@@ -106,7 +107,9 @@ def warm_up(pipeline: str) -> list[str]:
         return []
     module = importlib.import_module(_PIPELINE_MODULES.get(pipeline, "streamcal.pipelines.runner"))
     if hasattr(module, "warm_up"):  # what else a pipeline's first run would wait for
-        module.warm_up()
+        module.warm_up(prefault_mb)
+    else:
+        memory.prefault(prefault_mb)
     loaded = []
     for name in dict.fromkeys(spec.nir_steps + spec.miri_steps):
         try:
@@ -134,13 +137,14 @@ class StageWorker:
     """One worker of a stage pool (``max_restarts=-1``: a crashed process comes back; the pool
     also replaces a worker it saw die).  Calls are not retried by Ray: the pool counts attempts."""
 
-    def __init__(self, pipeline: str, refs_dir: str | None = None):
+    def __init__(self, pipeline: str, refs_dir: str | None = None, prefault_mb: int = 0):
         from ..refs import ReferenceSet
 
         self.pipeline = pipeline
         self.refs = ReferenceSet(refs_dir) if pipeline in IMPLEMENTED else None
         self._metrics = None
-        warm_up(pipeline)
+        memory.retain_freed_memory()  # one exposure after another: reuse, do not re-fault
+        warm_up(pipeline, prefault_mb)
 
     def ping(self) -> int:
         """The worker's process id (a liveness check; tests kill it)."""

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 from astropy.io import fits
 from astropy.table import Table
 
-from .. import parallel
+from .. import memory, parallel
 from ..associations import AsnError, read_asn, resolve_member
 from ..associations.buffer import exposure_root
 from ..errors import BadInputError, NotImplementedStepError
@@ -50,6 +50,9 @@ SPEC = PIPELINES["calwebb_image3"]
 #: CPU (its C code holds the GIL; streamcal.parallel): the inputs are split between processes.
 PARAMETER_SET = {"resample": {"pixmap_stepsize": 10.0, "pixmap_order": 3, "maximum_cores": "all"},
                  "outlier_detection": {"pixmap_stepsize": 10.0, "pixmap_order": 3, "maximum_cores": "all"}}
+#: Peak memory of a drizzle helper process / the image3 process (0.8 / 2.3 GB for 4 full frames
+#: on 2 cores).
+HELPER_MEMORY_SHARE = 0.36
 #: jwst's cal_step keyword of assign_mtwcs (streamcal has no step module for it).
 MTWCS_KEYWORD = "S_MTWCS"
 #: ASNMISS of a partial product whose missing members have no names yet (the stream expects
@@ -152,17 +155,21 @@ def _source_catalog(mosaic: MosaicModel, refs, params: StepParams, prov: Provena
     return result
 
 
-def warm_up() -> None:
+def warm_up(prefault_mb: int = 0) -> None:
     """Make a new stream worker's first mosaic as quick as its next ones: start the drizzle
-    helper processes (:data:`PARAMETER_SET`'s ``maximum_cores``) and load the ASDF converters
-    (the first gwcs read or write of a process costs ~0.6 s more than the next)."""
+    helper processes (:data:`PARAMETER_SET`'s ``maximum_cores``), load the ASDF converters
+    (the first gwcs read or write of a process costs ~0.6 s more than the next) and take
+    ``prefault_mb`` of memory here and :data:`HELPER_MEMORY_SHARE` of it in each helper
+    (:mod:`streamcal.memory`)."""
     from ..wcs import Pointing, imaging_wcs
     from ..wcs.serialize import wcs_from_asdf_bytes, wcs_to_asdf_bytes
 
     wcs_from_asdf_bytes(wcs_to_asdf_bytes(imaging_wcs(Pointing(0.0, 0.0, 0.0, 0.0, 0.0), shape=(8, 8),
                                                       pixel_scale=0.03)))
+    memory.prefault(prefault_mb)
     parallel.warm_up(parallel.resolve_cores(PARAMETER_SET["resample"]["maximum_cores"]),
-                     ["streamcal.steps.resample", "streamcal.steps.outlier_detection"])
+                     ["streamcal.steps.resample", "streamcal.steps.outlier_detection"],
+                     round(prefault_mb * HELPER_MEMORY_SHARE))
 
 
 def _with_parameter_set(options: CalibrationOptions) -> CalibrationOptions:

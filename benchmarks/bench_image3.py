@@ -5,7 +5,9 @@
 1. Simulates a 4-point NIRCam dither (default full frame, F200W, 10 groups, pointing errors of
    up to 1 arcsec, cosmic rays).
 2. Calibrates the first three members through calwebb_detector1 and calwebb_image2, as the
-   stream does while they land (not timed).
+   stream does while they land, and prepares this process as the stream's image3 worker is
+   prepared when it starts (keeps freed memory, takes its peak, starts the drizzle helper,
+   loads ASDF) (not timed).
 3. Times what the stream does once the last member has landed: its calwebb_detector1, its
    calwebb_image2 (with its tweakreg source catalog, as for every member), the association
    buffer firing, the ASN written (members name their tweakreg catalogs), and calwebb_image3 on

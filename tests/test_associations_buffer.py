@@ -71,6 +71,19 @@ def test_withheld_member_gives_partial_then_complete():
     assert buf.add(cal(3), header(3)) == []
 
 
+def test_exposure_beyond_the_announced_count_remakes_the_product():
+    """The headers announce 4 dither points; a 5th exposure of the same candidate (a repeat)
+    arrives after the complete firing: the product is remade with all 5, not left without it."""
+    buf = AssociationBuffer(clock=FakeClock(0.0))
+    for k in (1, 2, 3):
+        assert buf.add(cal(k), header(k)) == []
+    assert [len(f.members) for f in buf.add(cal(4), header(4))] == [4]
+    fired = buf.add(cal(5), header(5, PATT_NUM=1))
+    assert [(f.product, f.partial, len(f.members)) for f in fired] == [(PRODUCT, False, 5)]
+    assert sorted(fired[0].members) == [cal(k) for k in range(1, 6)]
+    assert buf.add(cal(5), header(5, PATT_NUM=1)) == []        # delivered again: nothing new
+
+
 def test_two_detectors_double_the_expected_members():
     buf = AssociationBuffer(clock=FakeClock(0.0))
     got = []

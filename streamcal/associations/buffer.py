@@ -6,7 +6,9 @@ Grouping uses the same level-3 rules as ``streamcal associations`` (a pool row i
 each ``_cal`` header).  Expected members come from an ASN file dropped into the landing
 directory when there is one (matched by exposure root, suffix ignored), else from the headers:
 per detector, NEXPOSUR exposures when given (and at least NUMDTHPT), else NUMDTHPT dither
-points, times the detectors seen.
+points, times the detectors seen.  A candidate fires complete once that many are in; if more
+exposures of it arrive afterwards than the headers announced, it fires again with them (the
+product is remade), as a partial product is remade when its missing members land.
 """
 
 from __future__ import annotations
@@ -151,12 +153,16 @@ class AssociationBuffer:
         out = []
         for product in sorted(products):
             cand = self.cands[product]
-            if cand["fired"] == COMPLETE or not self._have(cand):
+            have = set(self._have(cand))
+            if not have:
                 continue
-            if self._complete(cand):
+            changed = new_member and have != set(cand["fired_with"])
+            if cand["fired"] == COMPLETE:
+                if changed:  # more exposures than the headers announced: remade with them too
+                    out.append(self._fire(product, cand, partial=False))
+            elif self._complete(cand):
                 out.append(self._fire(product, cand, partial=False))
-            elif cand["fired"] == PARTIAL and new_member and \
-                    set(self._have(cand)) != set(cand["fired_with"]):
+            elif cand["fired"] == PARTIAL and changed:
                 out.append(self._fire(product, cand, partial=True))
         return out
 

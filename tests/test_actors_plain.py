@@ -108,6 +108,20 @@ def test_association_stage_fires_when_complete_and_resumes_from_its_file(raw, tm
     assert json.loads((tmp_path / "associations" / "buffer.json").read_text())["file_ids"][cals[0]] == 10
 
 
+def test_association_stage_remakes_for_new_content_of_a_member(raw, tmp_path):
+    """A member's `_cal` made again from new content (a new ledger file id under the same path)
+    after the product fired: fired again, naming the new file; the same file id again: nothing."""
+    cals = _cal_headers(raw, tmp_path, 4)
+    stage = AssociationStage(tmp_path, late_member_timeout=600)
+    for k, p in enumerate(cals):
+        fired = stage.add_product(10 + k, p)
+    assert [f["member_ids"] for f in fired] == [[10, 11, 12, 13]]
+    (again,) = stage.add_product(21, cals[1])
+    assert not again["partial"] and sorted(again["member_ids"]) == [10, 12, 13, 21]
+    stage.ack([again["product"]])
+    assert stage.add_product(21, cals[1]) == []
+
+
 def test_association_stage_partial_after_the_timeout_then_complete(raw, tmp_path):
     from streamcal.testing import FakeClock
 

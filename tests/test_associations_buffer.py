@@ -84,6 +84,18 @@ def test_exposure_beyond_the_announced_count_remakes_the_product():
     assert buf.add(cal(5), header(5, PATT_NUM=1)) == []        # delivered again: nothing new
 
 
+def test_new_content_of_a_member_remakes_the_product():
+    """A member re-delivered with new content after the product was made: fired again with the
+    same members (the stream remakes the mosaic); the same content again changes nothing."""
+    buf = AssociationBuffer(clock=FakeClock(0.0))
+    for k in (1, 2, 3):
+        buf.add(cal(k), header(k))
+    assert len(buf.add(cal(4), header(4))) == 1
+    fired = buf.add(cal(2), header(2), replaced=True)
+    assert [(f.partial, sorted(f.members)) for f in fired] == [(False, [cal(k) for k in (1, 2, 3, 4)])]
+    assert buf.add(cal(2), header(2)) == []
+
+
 def test_two_detectors_double_the_expected_members():
     buf = AssociationBuffer(clock=FakeClock(0.0))
     got = []

@@ -378,6 +378,32 @@ def test_stage_pool_take_ready_respects_window_and_backoff(tmp_path):
     assert [j.file_id for j in pool.take_ready(now=time.monotonic() + 7200)] == [9, 2]
 
 
+def test_new_content_waits_while_the_old_content_of_its_name_is_in_work(tmp_path):
+    """New bytes landing under a name whose older content is still queued or in a stage are held
+    (both would write the same product names; the newest must be left on disk), then queued once
+    the older content has left the stages.  Other exposures are not held.  No Ray needed: the
+    pools' queues are plain objects until a worker is asked for."""
+    from streamcal.actors.pool import Job
+    from streamcal.actors.service import Service
+
+    service = Service(_config(tmp_path / "in", tmp_path / "out"))
+    d1, rate = "calwebb_detector1", "calwebb_image2"
+    route = {"stage1": d1, "stage2": None, "stage3": None}
+    name = "jw01234001001_02101_00001_nrca1"
+    service.pool(d1).enqueue(Job(1, f"/in/{name}_uncal.fits", d1, route=route))        # old content
+    service._enqueue_new(Job(2, f"/in/{name}_uncal.fits", d1, route=route))            # new content
+    service._enqueue_new(Job(3, "/in/jw01234001001_02101_00002_nrca1_uncal.fits", d1, route=route))
+    assert [j.file_id for j in service._held] == [2] and not service._quiet()
+    assert [j.file_id for j in service.pool(d1).queue] == [1, 3]
+    service.pool(d1).queue.popleft()                  # old content: stage 1 done, now in stage 2
+    service.pool(rate).enqueue(Job(1, f"/out/{name}_rate.fits", rate, route=route))
+    service._release_held()
+    assert [j.file_id for j in service._held] == [2]  # still in work (stage 2)
+    service.pool(rate).queue.clear()                  # old content done
+    service._release_held()
+    assert service._held == [] and [j.file_id for j in service.pool(d1).queue] == [3, 2]
+
+
 def test_new_content_under_a_handled_name_is_processed_and_replaces_the_product(ray_cluster, stock, refs,
                                                                                tmp_path):
     """A dark landing again under the same name with other bytes is a new input: processed, its

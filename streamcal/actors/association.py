@@ -88,8 +88,9 @@ class AssociationStage:
         acknowledged (those it caused among them)."""
         from ..fitsio import read_header
 
+        replaced = self.file_ids.get(str(cal_path), int(file_id)) != int(file_id)  # new content, same name
         self.file_ids[str(cal_path)] = int(file_id)
-        return self._deliver(self.buffer.add(str(cal_path), read_header(cal_path)))
+        return self._deliver(self.buffer.add(str(cal_path), read_header(cal_path), replaced=replaced))
 
     def add_asn(self, asn_path: str) -> list[dict]:
         """An ASN file landed: its members become the expected ones (raises AsnError if bad)."""

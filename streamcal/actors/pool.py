@@ -101,6 +101,10 @@ class StagePool:
         return any(j.association == product for j in self.queue) or any(
             j.association == product for j, _, _ in self.inflight.values())
 
+    def jobs(self) -> list[Job]:
+        """Every job queued or in flight here."""
+        return list(self.queue) + [job for job, _, _ in self.inflight.values()]
+
     @property
     def depth(self) -> int:
         return len(self.queue)

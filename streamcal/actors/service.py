@@ -21,6 +21,7 @@ from pathlib import Path
 
 import ray
 
+from ..associations.buffer import exposure_root
 from ..config import ServiceConfig, apply_auth_mode
 from ..errors import BadInputError
 from . import metrics
@@ -77,6 +78,7 @@ class Service:
         self._sweep_asked = threading.Event()
         self._landed_at: dict[int, float] = {}
         self._arrivals: deque[dict] = deque()  # candidates polled, not yet recorded
+        self._held: list[Job] = []  # new content of an exposure whose older content is in work
 
     #: At most this many new files are recorded and routed per loop round, so that submitting
     #: and collecting work interleaves with a burst of arrivals.
@@ -164,9 +166,7 @@ class Service:
 
     def _enqueue(self, file_id: int, path: str, pipeline: str, route: dict, state: str) -> None:
         self._ledger("transition", file_id, state, stage=pipeline)
-        self.pool(pipeline).enqueue(Job(file_id, path, pipeline, self._landed_at.get(file_id, time.time()),
-                                        route=route))
-        self._start_pools_of(route)
+        self._enqueue_new(Job(file_id, path, pipeline, self._landed_at.get(file_id, time.time()), route=route))
 
     def _start_pools_of(self, route: dict) -> None:
         """Start the workers of the later stages of an exposure's route now: they are warm when
@@ -251,6 +251,7 @@ class Service:
                     last_poll = now
                     batch = ray.get(self.ingest.poll.remote(sweep))
                     self._arrivals.extend(batch["candidates"])
+                self._release_held()
                 self._submit()  # work already queued starts before new arrivals are recorded
                 self._land_some()
                 self._submit()
@@ -272,7 +273,29 @@ class Service:
                 time.sleep(self.config.loop_interval)
 
     def _quiet(self) -> bool:
-        return all(not p.queue and not p.inflight for p in self.pools.values())
+        return not self._held and all(not p.queue and not p.inflight for p in self.pools.values())
+
+    def _predecessor_busy(self, job: Job) -> bool:
+        """Whether other content of the same exposure is queued or in work in a stage: new bytes
+        landing under a name still being processed wait for it, so that the newest content's
+        products are the ones left on disk (both would write the same product names)."""
+        root = exposure_root(Path(job.path).name)
+        return any(other.file_id != job.file_id and exposure_root(Path(other.path).name) == root
+                   for pool in self.pools.values() for other in pool.jobs())
+
+    def _enqueue_new(self, job: Job) -> None:
+        """Queue a newly landed exposure, or hold it while its older content is in work."""
+        if self._predecessor_busy(job):
+            self._held.append(job)
+        else:
+            self.pool(job.pipeline).enqueue(job)
+        self._start_pools_of(job.route)
+
+    def _release_held(self) -> None:
+        """Queue the held exposures whose older content has left the stages."""
+        held, self._held = self._held, []
+        for job in held:
+            self._enqueue_new(job)
 
     def _land_some(self) -> None:
         """Record up to :attr:`land_batch` arrivals (one ledger call), route the new ones and
@@ -312,8 +335,7 @@ class Service:
         results = self._apply(ops)
         for job, res in zip(jobs, results[1::2]):
             if "ok" in res:  # committed: now the work may be handed on
-                self.pool(job.pipeline).enqueue(job)
-                self._start_pools_of(job.route)
+                self._enqueue_new(job)
             else:
                 self.errors.append(f"{job.path}: {res.get('error') or 'not routed'}")
         for file_id, path in asns:

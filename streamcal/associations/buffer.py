@@ -7,8 +7,9 @@ each ``_cal`` header).  Expected members come from an ASN file dropped into the 
 directory when there is one (matched by exposure root, suffix ignored), else from the headers:
 per detector, NEXPOSUR exposures when given (and at least NUMDTHPT), else NUMDTHPT dither
 points, times the detectors seen.  A candidate fires complete once that many are in; if more
-exposures of it arrive afterwards than the headers announced, it fires again with them (the
-product is remade), as a partial product is remade when its missing members land.
+exposures of it arrive afterwards than the headers announced, or new content of one of its
+members, it fires again (the product is remade), as a partial product is remade when its
+missing members land.
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ class AssociationBuffer:
         self.declared: dict[str, dict] = {}        # product name -> ASN dict from a file
 
     # ---- input ---------------------------------------------------------------------------
-    def add(self, path: str, header) -> list[Firing]:
-        """A level-2 product arrived: ``path`` of the ``_cal`` file and its primary header."""
+    def add(self, path: str, header, replaced: bool = False) -> list[Firing]:
+        """A level-2 product arrived: ``path`` of the ``_cal`` file and its primary header;
+        ``replaced``: it is new content of an exposure already here (a corrected re-delivery),
+        so the products made with the old content are made again."""
         name = PurePath(path).name
         row = pool_row(header, name)
         root = exposure_root(name)
@@ -77,7 +80,8 @@ class AssociationBuffer:
         now = self.clock()
         touched = self._regroup(row["program"], now)
         touched |= {p for p, c in self.cands.items() if c["source"] == "asn" and root in c["expected"]}
-        return self._check(touched, new_member=True)
+        renewed = {p for p, c in self.cands.items() if root in c["fired_with"]} if replaced else set()
+        return self._check(touched | renewed, new_member=True, renewed=renewed)
 
     def add_asn(self, asn: dict) -> list[Firing]:
         """An ASN file arrived: its products' member lists become the expected members."""
@@ -149,14 +153,14 @@ class AssociationBuffer:
             return len(have) == len(cand["expected"])
         return len(have) >= cand["expected"]
 
-    def _check(self, products, new_member: bool) -> list[Firing]:
+    def _check(self, products, new_member: bool, renewed: frozenset | set = frozenset()) -> list[Firing]:
         out = []
         for product in sorted(products):
             cand = self.cands[product]
             have = set(self._have(cand))
             if not have:
                 continue
-            changed = new_member and have != set(cand["fired_with"])
+            changed = (new_member and have != set(cand["fired_with"])) or product in renewed
             if cand["fired"] == COMPLETE:
                 if changed:  # more exposures than the headers announced: remade with them too
                     out.append(self._fire(product, cand, partial=False))

@@ -181,6 +181,11 @@ def _map_round(func: Callable[..., T], parts: Sequence[tuple]) -> list[T]:
             except (EOFError, OSError, pickle.UnpicklingError):  # died while working: do it here
                 _drop(helper)
                 outcomes.append(_outcome(func, args))
+    return _values(outcomes)
+
+
+def _values(outcomes: Sequence[tuple[bool, Any]]) -> list:
+    """The results of ``(ok, value)`` outcomes; the first failure's exception is raised."""
     for ok, value in outcomes:
         if not ok:
             raise value
@@ -203,10 +208,7 @@ def warm_up(processes: int, modules: Sequence[str] = (), prefault_mb: int = 0) -
         for helper in helpers:
             helper.send(_ready, (tuple(modules), prefault_mb))
         replies = [helper.receive() for helper in helpers]
-    for ok, value in replies:
-        if not ok:
-            raise value
-    return [value for _, value in replies]
+    return _values(replies)
 
 
 def _ready(modules: Sequence[str], prefault_mb: int) -> int:

@@ -18,12 +18,18 @@ A configuration file names only what it changes::
 
     [associations]
     late_member_timeout = 600.0
+    cross_input_timeout = 1800.0
 
-    [pools.calwebb_detector1]   # or [pools.detector1]
+    [pools.detector1]           # or [pools.calwebb_detector1]
     size = 2
     num_cpus = 0.5
     memory_mb = 1024
     max_in_flight = 4
+
+    [pipelines.detector1.steps.jump]      # jwst step and parameter names
+    rejection_threshold = 5.0
+    [pipelines.detector1.overrides]       # jwst reference types
+    gain = "/refs/my_gain.fits"
 
 Plain Python (no Ray); :mod:`streamcal.actors` reads it.
 """
@@ -36,12 +42,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import router
+from . import registry
 
-#: Every pipeline that gets a pool: stage 1, then stages 2 and 3.
-STAGE1 = (router.D1, router.TSO1, router.DARK, router.GUIDER)
-STAGE2 = (router.IMAGE2, router.SPEC2)
-STAGE3 = (router.IMAGE3, router.SPEC3, router.AMI3, router.CORON3, router.TSO3)
+#: Every pipeline that gets a pool: stage 1, then stages 2 and 3 (from the registry).
+STAGE1, STAGE2, STAGE3 = (registry.stage_pipelines(k) for k in (1, 2, 3))
 PIPELINES = STAGE1 + STAGE2 + STAGE3
 
 AUTH_MODES = ("default", "token", "disabled")
@@ -92,15 +96,28 @@ class PoolConfig:
 
 
 def _default_pools() -> dict[str, PoolConfig]:
-    pools = {name: PoolConfig() for name in PIPELINES}
-    pools[router.D1] = PoolConfig(size=2, num_cpus=0.5, memory_mb=1024, max_in_flight=4)
-    for name in STAGE2 + STAGE3:  # not implemented yet: they only fail fast, no CPU reserved
-        pools[name] = PoolConfig(size=1, num_cpus=0.0, memory_mb=0, max_in_flight=2)
-    # Ray only counts CPUs (never pins): every pool fits in 2 CPUs at once, or one would wait forever
-    pools[router.IMAGE2] = PoolConfig(size=1, num_cpus=0.125, memory_mb=1024, max_in_flight=2)
-    # image3 of 4 full frames peaks at 2.3 GB plus 0.8 GB in its drizzle helper process
-    pools[router.IMAGE3] = PoolConfig(size=1, num_cpus=0.125, memory_mb=3072, max_in_flight=1, prefault_mb=2400)
-    return pools
+    return {e.name: PoolConfig(**vars(e.pool)) for e in registry.REGISTRY.values()}
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """What the service runs a pipeline with, in jwst's names (``[pipelines.<name>]``).
+
+    Attributes
+    ----------
+    steps : mapping
+        ``{step: {parameter: value}}``, as ``--set step.parameter=value`` on the command line.
+    overrides : mapping
+        ``{reftype: path}``: this reference file for every exposure (jwst ``override_<reftype>``).
+    """
+
+    steps: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for step, values in self.steps.items():
+            if not isinstance(values, Mapping):
+                raise ValueError(f"steps.{step} must be a table of parameter = value, got {values!r}")
 
 
 @dataclass(frozen=True)
@@ -116,14 +133,18 @@ class AssociationConfig:
     stage3_quicklook : bool
         Also make image2's single-exposure ``_i2d`` for exposures bound for image3 (off: their
         mosaic comes from image3, and a full-frame resample per member delays the mosaic).
+    cross_input_timeout : float
+        Seconds an exposure waits for another stage's products it needs (the WFSS spec2 needs its
+        direct image's catalog and segmentation map) before it fails, saying which never came.
     """
 
     late_member_timeout: float = 600.0
     stage3_quicklook: bool = False
+    cross_input_timeout: float = 1800.0
 
     def __post_init__(self):
-        if self.late_member_timeout < 0:
-            raise ValueError(f"late_member_timeout must be >= 0, got {self.late_member_timeout}")
+        if self.late_member_timeout < 0 or self.cross_input_timeout < 0:
+            raise ValueError(f"late_member_timeout and cross_input_timeout must be >= 0, got {self}")
 
 
 @dataclass(frozen=True)
@@ -238,10 +259,15 @@ class ServiceConfig:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     associations: AssociationConfig = field(default_factory=AssociationConfig)
     pools: Mapping[str, PoolConfig] = field(default_factory=_default_pools)
+    pipelines: Mapping[str, PipelineConfig] = field(default_factory=dict)
 
     def pool(self, pipeline: str) -> PoolConfig:
-        """The pool configuration of a pipeline (``calwebb_`` prefix optional)."""
+        """The pool configuration of a pipeline (any of its names)."""
         return self.pools[canonical_pipeline(pipeline)]
+
+    def pipeline(self, pipeline: str) -> PipelineConfig:
+        """Step parameters and reference overrides of a pipeline (any of its names)."""
+        return self.pipelines.get(canonical_pipeline(pipeline), PipelineConfig())
 
     def with_dirs(self, landing: str | Path | None = None, products: str | Path | None = None,
                   address: str | None = None) -> "ServiceConfig":
@@ -258,11 +284,7 @@ class ServiceConfig:
 
 def canonical_pipeline(name: str) -> str:
     """``"detector1"`` or ``"calwebb_detector1"`` -> ``"calwebb_detector1"``; unknown -> ValueError."""
-    full = name if name.startswith("calwebb_") else f"calwebb_{name}"
-    full = router.ALIASES.get(full, full)
-    if full not in PIPELINES:
-        raise ValueError(f"unknown pipeline {name!r}; pipelines: {', '.join(PIPELINES)}")
-    return full
+    return registry.canonical(name)
 
 
 def _build(cls, values: Mapping[str, Any], where: str):
@@ -287,6 +309,8 @@ def config_from_dict(data: Mapping[str, Any]) -> ServiceConfig:
         full = canonical_pipeline(name)
         pools[full] = _build(PoolConfig, {**vars(pools[full]), **values}, f"pools.{name}")
     kwargs["pools"] = pools
+    kwargs["pipelines"] = {canonical_pipeline(name): _build(PipelineConfig, values, f"pipelines.{name}")
+                           for name, values in dict(data.pop("pipelines", {})).items()}
     for key in ("landing", "products"):
         if key in data:
             kwargs[key] = Path(data.pop(key))

@@ -134,9 +134,14 @@ CREATE TABLE IF NOT EXISTS associations (
     fired_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     runs INTEGER NOT NULL DEFAULT 0,
-    error TEXT
+    error TEXT,
+    remake INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS products_stage ON products(stage);
 """
+
+#: Events :meth:`Ledger.note` may record (the other events are written by the writes themselves).
+NOTES = frozenset({"finished", "retried", "resumed", "held"})
 
 #: States of a stage-3 product (an association): fired (``stage3``), then ``done`` or ``failed``;
 #: ``done``/``failed`` go back to ``stage3`` when it is remade (a late member arrived).
@@ -212,10 +217,14 @@ class Ledger:
         (:class:`streamcal.testing.FakeClock` in tests).
     synchronous : {"FULL", "NORMAL"}
         SQLite's ``synchronous`` pragma; see the module docstring for the trade.
+    listener : callable, optional
+        Called after every commit with the events that commit made durable (dicts as
+        :meth:`events` returns them, plus ``name``, the file's name): the event log mirrors
+        the ledger's history this way, and never runs ahead of it.
     """
 
     def __init__(self, path: str | os.PathLike, *, clock: Callable[[], float] = time.time,
-                 synchronous: str = "FULL"):
+                 synchronous: str = "FULL", listener: Callable[[list[dict]], None] | None = None):
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
         self.path = Path(path)
@@ -230,11 +239,16 @@ class Ledger:
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._create()
+        self._listener = listener
+        self._mirrored = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
 
     # -- plumbing -------------------------------------------------------------------------
     def _create(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(associations)")}
+            if columns and "remake" not in columns:  # a ledger written before the column existed
+                self._db.execute("ALTER TABLE associations ADD COLUMN remake INTEGER NOT NULL DEFAULT 0")
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 self._db.execute(statement)
             self._db.execute("COMMIT")
@@ -243,7 +257,17 @@ class Ledger:
             raise
 
     def _tx(self):
-        return _Savepoint(self._db) if self._batch_depth else _Transaction(self._db)
+        return _Savepoint(self._db) if self._batch_depth else _Transaction(self._db, self._committed)
+
+    def _committed(self) -> None:
+        """Hand the events of the transaction just committed to the listener."""
+        if self._listener is None:
+            return
+        rows = self._db.execute("SELECT e.*, f.name AS name FROM events e LEFT JOIN files f ON f.id = e.file_id "
+                                "WHERE e.id > ? ORDER BY e.id", (self._mirrored,)).fetchall()
+        if rows:
+            self._mirrored = rows[-1]["id"]
+            self._listener([_event_dict(r) for r in rows])
 
     @contextlib.contextmanager
     def batch(self):
@@ -277,6 +301,7 @@ class Ledger:
                 raise
             self._batch_depth = 0
             self._db.execute("COMMIT")
+            self._committed()
 
     @contextlib.contextmanager
     def _nested(self):
@@ -464,6 +489,24 @@ class Ledger:
                         {"path": path, "suffix": suffix, "stage": stage, "new": old is None})
             return old is None
 
+    @_locked
+    def note(self, file_id: int | None, event: str, detail: Any = None) -> None:
+        """Record an event that changes no state (one of :data:`NOTES`): a stage's run
+        ``finished``, a retry scheduled (``retried``), an exposure ``resumed`` after a restart,
+        new content ``held`` while older content of its name is in work."""
+        if event not in NOTES:
+            raise ValueError(f"unknown note {event!r}; notes are {', '.join(sorted(NOTES))}")
+        with self._tx():
+            state = None if file_id is None else self._row(file_id).state
+            self._event(self._clock(), file_id, event, state, detail)
+
+    @_locked
+    def stage_products(self, stage: str, name_prefix: str) -> list[ProductRecord]:
+        """Products made by pipeline ``stage`` whose file name starts with ``name_prefix``
+        (``jw01234-o001_``: the level-3 products of one observation), oldest first."""
+        rows = self._db.execute("SELECT * FROM products WHERE stage=? ORDER BY created_at, id", (stage,))
+        return [ProductRecord(**dict(r)) for r in rows if Path(r["path"]).name.startswith(name_prefix)]
+
     # -- associations (stage-3 products) ---------------------------------------------------
     @_locked
     def fire_association(self, product: str, asn_path: str | os.PathLike, pipeline: str,
@@ -478,13 +521,23 @@ class Ledger:
                 "updated_at, runs) VALUES (?,?,?,?,?,?,?,?,1) ON CONFLICT(product) DO UPDATE SET "
                 "asn_path=excluded.asn_path, pipeline=excluded.pipeline, state='stage3', partial=excluded.partial, "
                 "members=excluded.members, attempts=0, fired_at=excluded.fired_at, updated_at=excluded.updated_at, "
-                "runs=runs+1, error=NULL",
+                "runs=runs+1, error=NULL, remake=0",
                 (product, str(asn_path), pipeline, "stage3", int(partial), json.dumps(sorted(member_ids)), now, now))
             for fid in member_ids:
                 if self._row(fid).state == "waiting_association":
                     self.transition(fid, "stage3", stage=pipeline, detail={"association": product})
             self._event(now, None, "fired", "stage3", {"association": product, "partial": bool(partial),
                                                        "members": sorted(member_ids)})
+            return self._association(product)
+
+    @_locked
+    def request_remake(self, product: str) -> dict:
+        """Remember that ``product`` must be made again once the run in progress ends (its
+        members changed while it was being made); the flag is cleared by the next firing."""
+        with self._nested():
+            self._association(product)
+            self._db.execute("UPDATE associations SET remake=1, updated_at=? WHERE product=?",
+                             (self._clock(), product))
             return self._association(product)
 
     @_locked
@@ -527,7 +580,8 @@ class Ledger:
         row = self._db.execute("SELECT * FROM associations WHERE product=?", (product,)).fetchone()
         if row is None:
             raise KeyError(f"no association {product!r} in the ledger {self.path}")
-        return {**dict(row), "members": json.loads(row["members"]), "partial": bool(row["partial"])}
+        return {**dict(row), "members": json.loads(row["members"]), "partial": bool(row["partial"]),
+                "remake": bool(row["remake"])}
 
     # -- reads ----------------------------------------------------------------------------
     @_locked
@@ -589,7 +643,7 @@ class Ledger:
         """The history, oldest first (``detail`` decoded)."""
         sql = "SELECT * FROM events" + ("" if file_id is None else " WHERE file_id=?") + " ORDER BY id"
         rows = self._db.execute(sql, () if file_id is None else (file_id,)).fetchall()
-        return [{**dict(r), "detail": None if r["detail"] is None else json.loads(r["detail"])} for r in rows]
+        return [_event_dict(r) for r in rows]
 
     @_locked
     def summary(self, recent: int = 10) -> dict:
@@ -646,16 +700,23 @@ class _Savepoint:
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception)."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception), then ``on_commit()``."""
 
-    def __init__(self, db: sqlite3.Connection):
+    def __init__(self, db: sqlite3.Connection, on_commit: Callable[[], None]):
         self._db = db
+        self._on_commit = on_commit
 
     def __enter__(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not exc_type:
+            self._on_commit()
+
+
+def _event_dict(row: sqlite3.Row) -> dict:
+    return {**dict(row), "detail": None if row["detail"] is None else json.loads(row["detail"])}
 
 
 def _record(row: sqlite3.Row) -> FileRecord:

@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-D1, TSO1, DARK, GUIDER = "calwebb_detector1", "calwebb_tso1", "calwebb_dark", "calwebb_guider"
-IMAGE2, SPEC2 = "calwebb_image2", "calwebb_spec2"
-IMAGE3, SPEC3, AMI3, CORON3, TSO3 = ("calwebb_image3", "calwebb_spec3", "calwebb_ami3",
-                                     "calwebb_coron3", "calwebb_tso3")
+from .registry import (ALIASES, AMI3, CORON3, D1, DARK, GUIDER, IMAGE2, IMAGE3, SPEC2, SPEC3, TSO1,  # noqa: F401
+                       TSO3)
 
 
 @dataclass(frozen=True)
@@ -55,9 +53,6 @@ TABLE: dict[str, tuple[str, str | None, str | None]] = {
     **_rows("FGS_ID-IMAGE FGS_ID-STACK FGS_ACQ1 FGS_ACQ2 FGS_TRACK FGS_FINEGUIDE", GUIDER, None, None),
     **_rows("MIR_DARKALL MIR_DARKIMG MIR_DARKMRS", DARK, None, None),
 }
-
-#: Aliases of pipeline names (the seed table writes ``calwebb_dark1``).
-ALIASES = {"calwebb_dark1": DARK}
 
 #: Science modes whose exposures switch to the TSO pipelines in a time-series visit.
 _TSO_CAPABLE = {"MIR_IMAGE": IMAGE2, "NRC_IMAGE": IMAGE2, "NIS_IMAGE": IMAGE2,

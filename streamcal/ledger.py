@@ -314,6 +314,13 @@ class Ledger:
         with _Savepoint(self._db):
             yield
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The SQLite connection, for a module that keeps its own tables in the ledger's
+        database (:mod:`streamcal.associations.store`).  Use it only inside :meth:`batch`,
+        which holds the lock and makes every statement part of the caller's transaction."""
+        return self._db
+
     @_locked
     def close(self) -> None:
         """Close the connection (committed data are already on disk)."""

@@ -252,7 +252,8 @@ _CAL_ARRAYS = {"ERR": "err", "VAR_POISSON": "var_poisson", "VAR_RNOISE": "var_rn
 
 def asdf_hdu(wcs) -> fits.BinTableHDU:
     """The ``ASDF`` extension jwst products carry: one row, column ``ASDF_METADATA`` holding
-    an ASDF file (tree ``{"wcs": gwcs}``) as bytes."""
+    an ASDF file as bytes, its tree laid out as stdatamodels' (the gwcs at ``meta.wcs``; the
+    rest of ``meta`` stdatamodels reads from the FITS keywords)."""
     from .wcs import wcs_to_asdf_bytes
 
     raw = np.frombuffer(wcs_to_asdf_bytes(wcs), dtype=np.uint8)
@@ -261,23 +262,25 @@ def asdf_hdu(wcs) -> fits.BinTableHDU:
 
 
 def wcs_from_hdulist(path: str | Path, hdul: fits.HDUList):
-    """The gwcs of a product's ``ASDF`` extension; None when it has none.
+    """The gwcs of a product's ``ASDF`` extension; None when the file has no such extension
+    or its tree holds no WCS (official jwst ``_rate``/``_rateints`` files carry an extension
+    of metadata only).
 
     Raises
     ------
     BadInputError
-        The extension is too large, malformed, or holds no WCS.
+        The extension is too large, malformed, or its WCS node is not a gwcs.
     """
     if "ASDF" not in hdul:
         return None
-    from .wcs import wcs_from_asdf_bytes
+    from .wcs.serialize import asdf_tree_wcs
 
     hdu = hdul["ASDF"]
     try:
         if hdu.size > MAX_ASDF_BYTES:
             raise ValueError(f"{hdu.size} bytes")
         raw = np.asarray(hdu.data["ASDF_METADATA"][0], dtype=np.uint8).tobytes()
-        return wcs_from_asdf_bytes(raw)
+        return asdf_tree_wcs(raw)
     except Exception as exc:  # asdf/yaml/astropy errors of every kind on a corrupt extension
         raise BadInputError(path, "asdf", f"unreadable ASDF (WCS) extension: {type(exc).__name__}: {exc}") from None
 

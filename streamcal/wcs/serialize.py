@@ -1,5 +1,11 @@
-"""A gwcs as ASDF bytes and back: jwst keeps a product's WCS in an ASDF extension of the FITS
-file; :mod:`streamcal.fitsio` stores these bytes there."""
+"""A gwcs as ASDF bytes and back, in the tree layout of jwst products.
+
+jwst (stdatamodels) keeps a product's metadata tree in the ``ASDF`` extension of the FITS file
+and its gwcs at ``meta.wcs`` there; :mod:`streamcal.fitsio` stores these bytes in that
+extension, so ``stdatamodels.jwst.datamodels.open(path).meta.wcs`` is the WCS.  Reading
+accepts any jwst tree: one whose ``meta`` holds no WCS (every ``_rate``, every product
+stdatamodels writes before assign_wcs) gives None, not an error.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +14,50 @@ import io
 import asdf
 from gwcs import WCS
 
+__all__ = ["wcs_to_asdf_bytes", "wcs_from_asdf_bytes", "asdf_tree_wcs"]
+
 
 def wcs_to_asdf_bytes(wcs: WCS) -> bytes:
-    """The WCS as a small ASDF file (tree ``{"wcs": wcs}``), in memory."""
+    """The WCS as a small ASDF file with jwst's tree layout (``{"meta": {"wcs": wcs}}``), in
+    memory."""
     buffer = io.BytesIO()
-    asdf.AsdfFile({"wcs": wcs}).write_to(buffer)
+    asdf.AsdfFile({"meta": {"wcs": wcs}}).write_to(buffer)
     return buffer.getvalue()
 
 
-def wcs_from_asdf_bytes(data: bytes) -> WCS:
-    """Inverse of :func:`wcs_to_asdf_bytes` (also reads a jwst ASDF extension's tree,
-    whose WCS sits under ``meta.wcs``)."""
-    # lazy tree: only the WCS node is converted (jwst trees hold other nodes we do not read)
+def asdf_tree_wcs(data: bytes) -> WCS | None:
+    """The gwcs of an ASDF extension's tree: ``meta.wcs`` (jwst's place), or a top-level
+    ``wcs`` (streamcal files written before the jwst layout); None when the tree has neither.
+
+    Raises
+    ------
+    ValueError
+        The WCS node holds something other than a gwcs.
+    Exception
+        Whatever asdf/yaml raise on bytes that are not an ASDF file.
+    """
+    # lazy tree: only the WCS node is converted; jwst trees also hold nodes (FITS-array
+    # references, tagged metadata) that nothing here reads
     with asdf.open(io.BytesIO(bytes(data)), lazy_load=False, memmap=False, lazy_tree=True) as af:
         tree = af.tree
-        wcs = tree["wcs"] if "wcs" in tree else (tree["meta"].get("wcs") if "meta" in tree else None)
-    if not isinstance(wcs, WCS):
-        raise ValueError(f"no WCS in the ASDF tree (found {type(wcs).__name__})")
+        meta = tree.get("meta")
+        wcs = meta.get("wcs") if hasattr(meta, "get") else None
+        if wcs is None:
+            wcs = tree.get("wcs")
+    if wcs is not None and not isinstance(wcs, WCS):
+        raise ValueError(f"the ASDF tree's WCS is a {type(wcs).__name__}, not a gwcs")
+    return wcs
+
+
+def wcs_from_asdf_bytes(data: bytes) -> WCS:
+    """Like :func:`asdf_tree_wcs`, for bytes that must hold a WCS.
+
+    Raises
+    ------
+    ValueError
+        No WCS in the tree, or not a gwcs.
+    """
+    wcs = asdf_tree_wcs(data)
+    if wcs is None:
+        raise ValueError("no WCS in the ASDF tree (neither meta.wcs nor wcs)")
     return wcs

@@ -295,6 +295,22 @@ def _build(cls, values: Mapping[str, Any], where: str):
     return cls(**values)
 
 
+def _pipeline_config(name: str, values: Mapping[str, Any]) -> PipelineConfig:
+    """``[pipelines.<name>]`` checked now — steps, parameters, override files — so that a wrong
+    name fails the service at start, not every exposure."""
+    from .pipelines.definitions import validate_step_values
+
+    config = _build(PipelineConfig, values, f"pipelines.{name}")
+    try:
+        validate_step_values(name, config.steps)
+    except ValueError as exc:
+        raise ValueError(f"[pipelines.{name}.steps]: {exc}") from None
+    missing = [f"{k} = {v}" for k, v in config.overrides.items() if not Path(v).is_file()]
+    if missing:
+        raise ValueError(f"[pipelines.{name}.overrides]: no such file: {', '.join(missing)}")
+    return config
+
+
 def config_from_dict(data: Mapping[str, Any]) -> ServiceConfig:
     """Build a :class:`ServiceConfig` from parsed TOML; unknown keys raise ValueError."""
     data = dict(data)
@@ -309,7 +325,7 @@ def config_from_dict(data: Mapping[str, Any]) -> ServiceConfig:
         full = canonical_pipeline(name)
         pools[full] = _build(PoolConfig, {**vars(pools[full]), **values}, f"pools.{name}")
     kwargs["pools"] = pools
-    kwargs["pipelines"] = {canonical_pipeline(name): _build(PipelineConfig, values, f"pipelines.{name}")
+    kwargs["pipelines"] = {canonical_pipeline(name): _pipeline_config(name, values)
                            for name, values in dict(data.pop("pipelines", {})).items()}
     for key in ("landing", "products"):
         if key in data:

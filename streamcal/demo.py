@@ -19,7 +19,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from . import router, sim
+from . import registry, router, sim
 from .config import IngestConfig, RayConfig, ServiceConfig
 from .ledger import Ledger
 from .refs import ReferenceSet
@@ -29,7 +29,7 @@ _LANDINGS = ("renamed in", "atomic", "chunked", "rsync")
 
 
 def _short(pipeline: str | None) -> str:
-    return (pipeline or "").removeprefix("calwebb_")
+    return registry.short_name(pipeline) if pipeline else ""
 
 
 def demo_config(landing: Path, products: Path) -> ServiceConfig:
@@ -78,11 +78,11 @@ def _progress(status: dict, landed: int, total: int) -> Group:
 
 
 def _outcome(rec, products: list) -> tuple[str, str]:
-    names = ", ".join(Path(p.path).stem.rsplit("_", 1)[-1] for p in products if p.stage != router.IMAGE3)
+    names = ", ".join(Path(p.path).stem.rsplit("_", 1)[-1] for p in products if p.stage != registry.IMAGE3)
     if rec.state == "quarantined":
         return "—", f"[red]quarantined: {rec.error}[/red]"
     if rec.state == "failed" and rec.error_check == "not_implemented":  # the error names the pipeline
-        return names, f"stopped: {_short((rec.error or rec.stage or '').split()[0])} not implemented yet"
+        return names, f"stopped: {(rec.error or rec.stage or '').split()[0].removeprefix('calwebb_')} not implemented yet"
     if rec.state == "failed":
         return names, f"[red]failed: {rec.error}[/red]"
     return names, rec.state

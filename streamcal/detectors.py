@@ -31,6 +31,7 @@ Sources
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -441,3 +442,13 @@ def amplifier_index(det_col: np.ndarray, noutputs: int, ncols_full: int = 2048) 
     if noutputs == 1:
         return np.zeros_like(det_col)
     return det_col // (ncols_full // noutputs)
+
+
+def filter_wavelength_um(filter_name: str | None, instrument: str) -> float:
+    """Pivot-ish wavelength, um, from a JWST filter name: ``F200W`` -> 2.00, ``F1130W`` -> 11.3
+    (the digits are hundredths of a micron in both the NIR and MIRI conventions).  Names without
+    digits (CLEAR, N/A) give a typical wavelength of the instrument."""
+    match = re.search(r"F(\d{3,4})", str(filter_name or "").upper())
+    if match:
+        return int(match.group(1)) / 100.0
+    return {"MIRI": 7.7, "NIRSPEC": 1.5, "FGS": 2.5}.get(instrument, 2.0)

@@ -508,6 +508,12 @@ class Ledger:
             self._event(self._clock(), file_id, event, state, detail)
 
     @_locked
+    def product(self, path: str | os.PathLike) -> ProductRecord | None:
+        """The product recorded under ``path``, or None."""
+        row = self._db.execute("SELECT * FROM products WHERE path=?", (str(path),)).fetchone()
+        return None if row is None else ProductRecord(**dict(row))
+
+    @_locked
     def stage_products(self, stage: str, name_prefix: str) -> list[ProductRecord]:
         """Products made by pipeline ``stage`` whose file name starts with ``name_prefix``
         (``jw01234-o001_``: the level-3 products of one observation), oldest first."""

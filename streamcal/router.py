@@ -9,6 +9,7 @@ time-series visit (``TSOVISIT = T``) in an imaging or spectroscopic science mode
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 
 from .registry import (ALIASES, AMI3, CORON3, D1, DARK, GUIDER, IMAGE2, IMAGE3, SPEC2, SPEC3, TSO1,  # noqa: F401
@@ -102,3 +103,22 @@ def route(header: Mapping[str, object]) -> Route:
     if exp_type in _TSO_CAPABLE and _truthy(header.get("TSOVISIT", False)):
         stage1, stage2, stage3, tso = TSO1, _TSO_CAPABLE[exp_type], TSO3, True
     return Route(exp_type, stage1, stage2, stage3, tso)
+
+
+def route_file(path: str | Path) -> Route:
+    """The route of a raw exposure from its primary header; no data are read.
+
+    Raises
+    ------
+    BadInputError
+        The header cannot be read (``check="fits"``) or EXP_TYPE is missing or unknown
+        (``check="exp_type"``).
+    """
+    from .errors import BadInputError
+    from .fitsio import read_header
+
+    header = read_header(path)
+    try:
+        return route(header)
+    except KeyError as exc:
+        raise BadInputError(str(path), "exp_type", str(exc.args[0])) from None

@@ -231,3 +231,73 @@ def assert_exactly_once(products_dir: str | os.PathLike, **kwargs: Any) -> None:
     problems = exactly_once_problems(products_dir, **kwargs)
     if problems:
         raise AssertionError("products are not exactly once:\n  " + "\n  ".join(problems))
+
+
+class StandInWorker:
+    """Runs :class:`~streamcal.flow.Job` s without calibrating: writes small stand-in products with
+    the names the pipelines give them, so that a :class:`~streamcal.flow.Flow` can be driven
+    through every stage in a test in milliseconds.
+
+    Parameters
+    ----------
+    products_dir : path
+    fail : mapping, optional
+        ``{file name: [OutcomeKind, ...]}``: the outcomes of the first runs on that input (then
+        success), to test retries, quarantine and failures.
+    """
+
+    __test__ = False
+    _SUFFIXES = {1: ("rate",), 2: ("cal",), 3: ("i2d", "cat", "segm")}
+
+    def __init__(self, products_dir: str | os.PathLike, fail: Mapping[str, list] | None = None):
+        self.products = Path(products_dir)
+        self.products.mkdir(parents=True, exist_ok=True)
+        self.fail = {k: list(v) for k, v in (fail or {}).items()}
+        self.runs: list = []
+
+    def __call__(self, job):
+        from .flow import Outcome, OutcomeKind, ProductFile
+        from .registry import entry
+
+        self.runs.append(job)
+        planned = self.fail.get(Path(job.path).name)
+        if planned:
+            kind = planned.pop(0)
+            return Outcome(kind, check="stand_in", reason=f"planned {kind.value} outcome")
+        stage = entry(job.pipeline).stage
+        root = job.association or Path(job.path).name.rsplit("_", 1)[0]
+        suffixes = ("rateints",) if stage == 1 and job.route and job.route.tso else self._SUFFIXES[stage]
+        products = []
+        for suffix in suffixes:
+            path = self.products / f"{root}_{suffix}{'.ecsv' if suffix == 'cat' else '.fits'}"
+            path.write_text(f"{job.pipeline} {job.path}\n")
+            products.append(ProductFile(str(path), suffix, f"sha-{path.name}-{len(self.runs)}"))
+        return Outcome(OutcomeKind.OK, tuple(products), 0.01)
+
+
+def drive(flow, worker: Callable, jobs: list, clock: "FakeClock", *, max_rounds: int = 1000,
+          on_round: Callable[[int], None] | None = None) -> list:
+    """Run ``jobs`` through ``flow`` with ``worker`` until nothing is left to do, moving ``clock``
+    forward to each backoff and through :meth:`~streamcal.flow.Flow.tick`; returns every outcome
+    as ``(job, outcome)``."""
+    queue, done = list(jobs), []
+    for round_ in range(max_rounds):
+        if on_round is not None:
+            on_round(round_)
+        ready = [j for j in queue if j.ready_at <= clock()]
+        if not ready:
+            if not queue:
+                queue += flow.tick()
+                if not queue:
+                    return done
+                continue
+            clock.advance(min(j.ready_at for j in queue) - clock())
+            continue
+        queue = [j for j in queue if j not in ready]
+        results = [(job, worker(job)) for job in flow.start(ready)]
+        done += results
+        queue += flow.finish(results)
+    raise AssertionError(f"the flow did not settle within {max_rounds} rounds")
+
+
+__all__ += ["StandInWorker", "drive"]

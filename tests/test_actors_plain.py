@@ -1,5 +1,5 @@
 """The Ray-free pieces of streamcal.actors: router step, stage outcome classification,
-association buffer, partial-product cleanup."""
+partial-product cleanup, warm-up."""
 
 import hashlib
 from pathlib import Path
@@ -9,11 +9,11 @@ import pytest
 pytest.importorskip("ray")
 
 from streamcal import router  # noqa: E402
-from streamcal.actors.association import AssociationStage, after_last_single_stage, is_asn_name  # noqa: E402
-from streamcal.actors.routing import next_stage, route_dict, route_file, route_from_dict  # noqa: E402
-from streamcal.actors.worker import (BAD, NOT_IMPLEMENTED, OK, TRANSIENT, clean_partials, run_stage,  # noqa: E402
-                                     warm_up)
+from streamcal.actors.worker import clean_partials, run_job, warm_up  # noqa: E402
 from streamcal.errors import BadInputError  # noqa: E402
+from streamcal.flow import Job, OutcomeKind, is_asn_name  # noqa: E402
+from streamcal.flow.readiness import after_single_stages, next_pipeline  # noqa: E402
+from streamcal.router import Route, route_file  # noqa: E402
 from streamcal.sim import simulate_to_directory  # noqa: E402
 
 
@@ -27,8 +27,8 @@ def raw(tmp_path_factory, refs):
 def test_route_file_reads_the_header(raw, tmp_path):
     route = route_file(raw)
     assert route.pipelines == (router.D1, router.IMAGE2, router.IMAGE3)
-    assert route_from_dict(route_dict(route)) == route
-    assert next_stage(route, router.D1) == router.IMAGE2 and next_stage(route, router.IMAGE2) is None
+    assert Route(**vars(route)) == route
+    assert next_pipeline(route, router.D1) == router.IMAGE2 and next_pipeline(route, router.IMAGE2) is None
     junk = tmp_path / "junk_uncal.fits"
     junk.write_bytes(b"not a fits file at all" * 200)
     with pytest.raises(BadInputError) as exc:
@@ -48,24 +48,29 @@ def test_route_file_unknown_exp_type(raw, tmp_path):
     assert exc.value.check == "exp_type"
 
 
-def test_run_stage_classifies(raw, tmp_path, refs):
-    ok = run_stage(router.D1, str(raw), str(tmp_path), refs)
-    assert ok["kind"] == OK and [s for _, s, _ in ok["products"]] == ["rate"]
+def test_run_job_classifies(raw, tmp_path, refs):
+    def run(pipeline, path, out=tmp_path):
+        return run_job(Job(1, pipeline, str(path)), str(out), refs)
+
+    ok = run(router.D1, raw)
+    assert ok.kind is OutcomeKind.OK and [p.suffix for p in ok.products] == ["rate"]
     rate = tmp_path / raw.name.replace("_uncal", "_rate")
     assert rate.is_file()
-    assert ok["products"][0][2] == hashlib.sha256(rate.read_bytes()).hexdigest()   # checksummed by the worker
-    ni = run_stage(router.SPEC2, str(raw), str(tmp_path), refs)
-    assert ni["kind"] == NOT_IMPLEMENTED and "not implemented" in ni["reason"]
+    assert ok.products[0].sha256 == hashlib.sha256(rate.read_bytes()).hexdigest()   # checksummed by the worker
+    ni = run(router.SPEC2, raw)
+    assert ni.kind is OutcomeKind.NOT_IMPLEMENTED and "not implemented" in ni.reason
     junk = tmp_path / "junk_uncal.fits"
     junk.write_bytes(b"\0" * 100)
-    assert run_stage(router.D1, str(junk), str(tmp_path), refs)["kind"] == BAD
-    gone = run_stage(router.D1, str(tmp_path / "missing_uncal.fits"), str(tmp_path / "nodir"), refs)
-    assert gone["kind"] in (BAD, TRANSIENT)
+    assert run(router.D1, junk).kind is OutcomeKind.BAD_INPUT
+    gone = run(router.D1, tmp_path / "missing_uncal.fits", tmp_path / "nodir")
+    assert gone.kind in (OutcomeKind.BAD_INPUT, OutcomeKind.TRANSIENT)
 
 
 def test_state_after_the_last_single_exposure_stage():
-    assert after_last_single_stage(router.route({"EXP_TYPE": "NRC_DARK"})) == "done"
-    assert after_last_single_stage(router.route({"EXP_TYPE": "NRC_IMAGE"})) == "waiting_association"
+    assert after_single_stages(router.route({"EXP_TYPE": "NRC_DARK"}))[0] == "done"
+    assert after_single_stages(router.route({"EXP_TYPE": "NRC_IMAGE"}))[0] == "waiting_association"
+    state, reason = after_single_stages(router.route({"EXP_TYPE": "NRC_CORON"}))
+    assert state == "failed" and "calwebb_coron3 is not implemented yet" in reason
     assert is_asn_name("/l/jw01234-o001_image3_00001_asn.json") and not is_asn_name("/l/x_cal.fits")
 
 
@@ -84,59 +89,67 @@ def _cal_headers(raw, out, n, **cards):
     return paths
 
 
-def test_association_stage_fires_when_complete_and_resumes_from_its_file(raw, tmp_path):
-    """4 dither members from the headers (NUMDTHPT = 4): nothing fires until the 4th; the ASN
-    is written beside the products, names the `_cal` files, and stays pending until acked; a
-    new AssociationStage on the same directory has the same state."""
-    import json
+def _store(path, timeout=600, clock=None):
+    from streamcal.associations import AssociationStore
+    from streamcal.ledger import Ledger
 
-    from streamcal.associations import read_asn
+    ledger = Ledger(path / "ledger.sqlite", synchronous="NORMAL")
+    return AssociationStore(ledger, timeout, **({"clock": clock} if clock else {}))
+
+
+def _add(store, file_id, path):
+    from astropy.io import fits
+
+    return store.add_member(file_id, path, fits.getheader(path))
+
+
+def test_association_store_fires_when_complete_and_resumes_from_the_ledger(raw, tmp_path):
+    """4 dither members from the headers (NUMDTHPT = 4): nothing fires until the 4th; the ASN
+    is written beside the products and names the `_cal` files; a new store on the same ledger
+    has the same state (restart between members)."""
+    from streamcal.associations import read_asn, write_firing_asn
 
     cals = _cal_headers(raw, tmp_path, 4)
-    stage = AssociationStage(tmp_path, late_member_timeout=600)
-    assert [stage.add_product(10 + k, p) for k, p in enumerate(cals[:3])] == [[], [], []]
-    again = AssociationStage(tmp_path, late_member_timeout=600)      # restart between members
-    (firing,) = again.add_product(13, cals[3])
-    assert firing["partial"] is False and firing["member_ids"] == [10, 11, 12, 13]
-    asn = read_asn(firing["asn_path"])
-    assert Path(firing["asn_path"]).parent == tmp_path and firing["asn_path"].endswith("_asn.json")
+    store = _store(tmp_path)
+    assert [_add(store, 10 + k, p) for k, p in enumerate(cals[:3])] == [[], [], []]
+    again = _store(tmp_path)                                         # restart between members
+    (firing,) = _add(again, 13, cals[3])
+    assert firing.partial is False and list(firing.member_ids) == [10, 11, 12, 13]
+    asn_path = write_firing_asn(firing, tmp_path)
+    asn = read_asn(asn_path)
+    assert Path(asn_path).parent == tmp_path and str(asn_path).endswith("_asn.json")
     assert [m["expname"] for m in asn["products"][0]["members"]] == [Path(p).name for p in cals]
-    assert again.pending() == [firing]
-    again.ack([firing["product"]])
-    assert AssociationStage(tmp_path).pending() == []
-    assert again.add_product(13, cals[3]) == []                      # complete: never fires twice
-    assert json.loads((tmp_path / "associations" / "buffer.json").read_text())["file_ids"][cals[0]] == 10
+    assert _add(again, 13, cals[3]) == []                            # complete: never fires twice
 
 
-def test_association_stage_remakes_for_new_content_of_a_member(raw, tmp_path):
+def test_association_store_remakes_for_new_content_of_a_member(raw, tmp_path):
     """A member's `_cal` made again from new content (a new ledger file id under the same path)
     after the product fired: fired again, naming the new file; the same file id again: nothing."""
     cals = _cal_headers(raw, tmp_path, 4)
-    stage = AssociationStage(tmp_path, late_member_timeout=600)
+    store = _store(tmp_path)
     for k, p in enumerate(cals):
-        fired = stage.add_product(10 + k, p)
-    assert [f["member_ids"] for f in fired] == [[10, 11, 12, 13]]
-    (again,) = stage.add_product(21, cals[1])
-    assert not again["partial"] and sorted(again["member_ids"]) == [10, 12, 13, 21]
-    stage.ack([again["product"]])
-    assert stage.add_product(21, cals[1]) == []
+        fired = _add(store, 10 + k, p)
+    assert [list(f.member_ids) for f in fired] == [[10, 11, 12, 13]]
+    (again,) = _add(store, 21, cals[1])
+    assert not again.partial and sorted(again.member_ids) == [10, 12, 13, 21]
+    assert _add(store, 21, cals[1]) == []
 
 
-def test_association_stage_partial_after_the_timeout_then_complete(raw, tmp_path):
+def test_association_store_partial_after_the_timeout_then_complete(raw, tmp_path):
     from streamcal.testing import FakeClock
 
     cals = _cal_headers(raw, tmp_path, 4)
     clock = FakeClock(1000.0)
-    stage = AssociationStage(tmp_path, late_member_timeout=30, clock=clock)
+    store = _store(tmp_path, 30, clock)
     for k, p in enumerate(cals[:3]):
-        assert stage.add_product(k + 1, p) == []
-    assert stage.expire() == []
+        assert _add(store, k + 1, p) == []
+    assert store.expire() == []
     clock.advance(31)
-    (partial,) = stage.expire()
-    assert partial["partial"] and partial["member_ids"] == [1, 2, 3]
-    (complete,) = stage.add_product(4, cals[3])                     # the late member: remade
-    assert not complete["partial"] and complete["member_ids"] == [1, 2, 3, 4]
-    assert complete["product"] == partial["product"]
+    (partial,) = store.expire()
+    assert partial.partial and list(partial.member_ids) == [1, 2, 3]
+    (complete,) = _add(store, 4, cals[3])                           # the late member: remade
+    assert not complete.partial and list(complete.member_ids) == [1, 2, 3, 4]
+    assert complete.product == partial.product
 
 
 def test_warm_up_imports_the_pipeline_and_its_steps():
@@ -166,3 +179,20 @@ def test_worker_options_from_the_pool_config():
     opts = worker_options(PoolConfig(memory_mb=2, resources={"stage_node": 1}, label_selector={"role": "stage"}))
     assert opts == {"num_cpus": 0.25, "memory": 2 * 1024 ** 2, "resources": {"stage_node": 1},
                     "label_selector": {"role": "stage"}}
+
+
+def test_the_service_pipeline_configuration_reaches_the_product_provenance(raw, tmp_path, refs):
+    """[pipelines.detector1] step parameters run (a worker's PipelineConfig) and are recorded in
+    the product's PROVENANCE, as --set on the command line is."""
+    import json
+
+    from astropy.io import fits
+
+    from streamcal.config import PipelineConfig
+
+    config = PipelineConfig(steps={"jump": {"rejection_threshold": 7.5}, "refpix": {"skip": True}})
+    ok = run_job(Job(1, router.D1, str(raw)), str(tmp_path), refs, config)
+    assert ok.kind is OutcomeKind.OK
+    rows = {r["STEP"]: r for r in fits.getdata(ok.products[0].path, "PROVENANCE")}
+    assert json.loads(rows["jump"]["PARAMETERS"])["rejection_threshold"] == 7.5
+    assert rows["refpix"]["STATUS"].strip() == "SKIPPED"

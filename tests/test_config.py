@@ -83,3 +83,23 @@ def test_association_timeout_from_toml(tmp_path):
     assert load_config(path).associations.late_member_timeout == 30
     with pytest.raises(ValueError, match="late_member_timeout"):
         config_from_dict({"associations": {"late_member_timeout": -1}})
+
+
+def test_pipeline_step_parameters_and_overrides_from_toml(tmp_path):
+    """[pipelines.<short name>] holds jwst step parameters and reference overrides; wrong names
+    and missing files fail at load with the section named."""
+    from streamcal.config import config_from_dict
+
+    gain = tmp_path / "gain.fits"
+    gain.write_bytes(b"x")
+    cfg = config_from_dict({"pipelines": {"detector1": {"steps": {"jump": {"rejection_threshold": 5.0}},
+                                                        "overrides": {"gain": str(gain)}}}})
+    d1 = cfg.pipeline("calwebb_detector1")
+    assert d1.steps == {"jump": {"rejection_threshold": 5.0}} and d1.overrides == {"gain": str(gain)}
+    assert cfg.pipeline("image2").steps == {}
+    with pytest.raises(ValueError, match=r"\[pipelines.detector1.steps\].*no step"):
+        config_from_dict({"pipelines": {"detector1": {"steps": {"tweakreg": {"a": 1}}}}})
+    with pytest.raises(ValueError, match=r"\[pipelines.image2.overrides\]: no such file"):
+        config_from_dict({"pipelines": {"image2": {"overrides": {"flat": str(tmp_path / "none.fits")}}}})
+    with pytest.raises(ValueError, match="unknown pipeline"):
+        config_from_dict({"pipelines": {"detector9": {}}})

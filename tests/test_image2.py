@@ -225,25 +225,26 @@ def test_tweakreg_catalog_made_with_the_cal(rates, refs, tmp_path):
 def test_nirspec_imaging_ends_with_its_cal(rates, refs, tmp_path, capsys):
     """Stage 2 is the end of the line for NIRSpec imaging: the router sends NRS_IMAGE from
     calwebb_detector1 to calwebb_image2 and no further; ``streamcal calibrate`` on its rate
-    writes the _cal, and so does the stream's image2 worker (its Ray-free ``run_stage``)."""
+    writes the _cal, and so does the stream's image2 worker (its Ray-free ``run_job``)."""
     pytest.importorskip("ray")
     from streamcal import router
-    from streamcal.actors.association import after_last_single_stage
-    from streamcal.actors.routing import next_stage, route_file
-    from streamcal.actors.worker import OK, run_stage
+    from streamcal.actors.worker import run_job
+    from streamcal.flow import Job, OutcomeKind
+    from streamcal.flow.readiness import after_single_stages, next_pipeline
+    from streamcal.router import route_file
 
     base, paths = rates
     rate, _ = paths["NRS_IMAGE"]
     raw = base / "landing" / rate.name.replace("_rate.fits", "_uncal.fits")
     route = route_file(raw)
     assert route.pipelines == (router.D1, router.IMAGE2)
-    assert next_stage(route, router.D1) == router.IMAGE2 and next_stage(route, router.IMAGE2) is None
-    assert after_last_single_stage(route) == "done"
+    assert next_pipeline(route, router.D1) == router.IMAGE2 and next_pipeline(route, router.IMAGE2) is None
+    assert after_single_stages(route) == ("done", "")
     assert main(["calibrate", str(rate), "--out", str(tmp_path / "cli")]) == 0
     assert capsys.readouterr().out.split() == [str(tmp_path / "cli" / rate.name.replace("_rate", "_cal"))]
-    done = run_stage(router.IMAGE2, str(rate), str(tmp_path / "stream"), refs)
-    assert done["kind"] == OK and [suffix for _, suffix, _ in done["products"]] == ["cal"]
-    assert fits.getheader(done["products"][0][0])["S_FLAT"] == "COMPLETE"
+    done = run_job(Job(1, router.IMAGE2, str(rate), route=route), str(tmp_path / "stream"), refs)
+    assert done.kind is OutcomeKind.OK and [p.suffix for p in done.products] == ["cal"]
+    assert fits.getheader(done.products[0].path)["S_FLAT"] == "COMPLETE"
 
 
 def _background_copy(rate_path, directory, name, level, seed):

@@ -210,12 +210,43 @@ def test_a_step_streamcal_lacks_can_only_be_skipped():
 
 
 def test_image2_is_registered():
-    from streamcal.pipelines.definitions import LATER_STAGES, pipeline_for
+    from streamcal import registry
+    from streamcal.pipelines.definitions import pipeline_for
     from streamcal.pipelines.runner import is_stage2_input
 
     spec = pipeline_for("calwebb_image2")
-    assert spec.stage == 2 and "calwebb_image2" not in LATER_STAGES
+    assert spec.stage == 2 and registry.implemented("calwebb_image2") and pipeline_for("image2") is spec
     assert spec.steps_for("MIRI") == ("background", "assign_wcs", "flat_field", "photom", "resample")
     assert is_stage2_input("a_rate.fits") and is_stage2_input("a_rateints.fits") and is_stage2_input("l2_asn.json")
     assert not is_stage2_input("a_uncal.fits")
     assert is_stage2_input("a_uncal.fits", CalibrationOptions(pipeline="calwebb_image2"))
+
+
+def test_every_pipeline_of_the_registry_has_steps_or_says_it_is_not_implemented():
+    """One registry: each implemented pipeline has its step list, a worker runner and a module;
+    the others raise "not implemented yet" by any of their names; unknown names list the known."""
+    from streamcal import registry
+    from streamcal.actors.worker import RUNNERS
+    from streamcal.errors import NotImplementedStepError
+    from streamcal.pipelines.definitions import PIPELINES, pipeline_for
+
+    for entry in registry.REGISTRY.values():
+        if entry.implemented:
+            assert pipeline_for(entry.short) is PIPELINES[entry.name] and entry.name in RUNNERS
+            assert entry.module is not None
+        else:
+            with pytest.raises(NotImplementedStepError, match="not implemented yet"):
+                pipeline_for(entry.short)
+    assert pipeline_for("calwebb_dark1") is PIPELINES["calwebb_dark"]
+    with pytest.raises(ValueError, match="unknown pipeline 'detector9'.*detector1"):
+        pipeline_for("detector9")
+
+
+def test_step_values_are_checked_against_the_pipeline():
+    from streamcal.pipelines.definitions import validate_step_values
+
+    validate_step_values("detector1", {"jump": {"rejection_threshold": 5.0}, "rscd": {"skip": True}})
+    with pytest.raises(ValueError, match="no step"):
+        validate_step_values("detector1", {"tweakreg": {}})
+    with pytest.raises(ValueError, match="no_such_param"):
+        validate_step_values("image2", {"resample": {"no_such_param": 1}})

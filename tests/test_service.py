@@ -297,111 +297,85 @@ def test_streamcal_run_killed_with_sigkill_then_resumed(ray_cluster, stock, tmp_
 
 
 def test_stage_pool_bounds_in_flight_and_honours_backoff(ray_cluster, stock, tmp_path):
-    from streamcal.actors.pool import Job, StagePool
-    from streamcal.actors.worker import NOT_IMPLEMENTED, OK
+    from streamcal.actors.pool import StagePool
+    from streamcal.flow import Job, OutcomeKind
 
     pool = StagePool("calwebb_detector1", PoolConfig(size=1, num_cpus=0.1, memory_mb=0, max_in_flight=2),
                      str(tmp_path))
-    calls = []
     for k in range(3):
-        pool.enqueue(Job(k, str(stock[f"img{k}"]), "calwebb_detector1"))
-    pool.enqueue(Job(9, str(stock["dark0"]), "calwebb_detector1", ready_at=time.monotonic() + 3600))
+        pool.enqueue(Job(k, "calwebb_detector1", str(stock[f"img{k}"])))
+    pool.enqueue(Job(9, "calwebb_detector1", str(stock["dark0"]), ready_at=time.time() + 3600))
+
+    def submit():
+        taken = pool.take_ready()
+        for job in taken:
+            pool.launch(job)
+        return taken
+
     try:
-        started = pool.submit_ready(lambda job: calls.append(job.file_id) or True)
+        started = submit()
         assert [j.file_id for j in started] == [0, 1] and len(pool.inflight) == 2 and pool.depth == 2
-        assert pool.submit_ready(lambda job: True) == []            # the window is full
+        assert submit() == []                                        # the window is full
         outcomes = [pool.collect(ref) for ref in list(pool.inflight)]
-        assert [o["kind"] for _, o in outcomes] == [OK, OK]
-        started = pool.submit_ready(lambda job: calls.append(job.file_id) or True)
+        assert [o.kind for _, o in outcomes] == [OutcomeKind.OK, OutcomeKind.OK]
+        started = submit()
         assert [j.file_id for j in started] == [2] and pool.depth == 1   # job 9 waits for its backoff
-        assert pool.has_job(9) and not pool.has_job(0)
-        assert calls == [0, 1, 2]
         (_, outcome), = [pool.collect(ref) for ref in list(pool.inflight)]
-        assert outcome["kind"] == OK
+        assert outcome.kind is OutcomeKind.OK and outcome.node
     finally:
         pool.shutdown()
     ni = StagePool("calwebb_spec2", PoolConfig(size=1, num_cpus=0, memory_mb=0), str(tmp_path))
     try:
-        ni.enqueue(Job(1, str(stock["img0"]), "calwebb_spec2"))
-        ni.submit_ready(lambda job: True)
+        ni.enqueue(Job(1, "calwebb_spec2", str(stock["img0"])))
+        ni.launch(ni.take_ready()[0])
         (_, outcome), = [ni.collect(ref) for ref in list(ni.inflight)]
-        assert outcome["kind"] == NOT_IMPLEMENTED
+        assert outcome.kind is OutcomeKind.NOT_IMPLEMENTED
     finally:
         ni.shutdown()
 
 
-def test_ledger_actor_apply_batches_writes_in_one_transaction(ray_cluster, tmp_path):
-    """apply runs several writes in one call and one commit; a failed op skips the rest of its
-    group only; unbatchable methods are refused; transition_many is all or nothing."""
-    from streamcal.actors.ledger_actor import LEDGER_NAME, LedgerActor
+def test_flow_actor_records_a_batch_in_one_call_and_mirrors_it_to_the_event_log(ray_cluster, stock, tmp_path):
+    """land() records several arrivals in one call (one transaction): each is landed, routed and
+    queued for stage 1, a bad one quarantined; every event the ledger committed reaches
+    events.jsonl."""
+    from streamcal.actors.flow_actor import LEDGER_NAME, FlowActor
+    from streamcal.flow import Arrival, ArrivalKind
+    from streamcal.router import route_file
 
-    actor = LedgerActor.options(num_cpus=0).remote(str(tmp_path))
+    cfg = _config(tmp_path / "in", tmp_path / "out")
+    cfg.landing.mkdir(parents=True)
+    junk = cfg.landing / "junk_uncal.fits"
+    junk.write_bytes(b"junk")
+    arrivals = [Arrival(ArrivalKind.EXPOSURE, str(stock[k]), f"sha-{k}", 1, route=route_file(stock[k]))
+                for k in ("img0", "img1")] + [Arrival(ArrivalKind.BAD, str(junk), check="fits", reason="not FITS")]
+    actor = FlowActor.options(num_cpus=0).remote(cfg)
     try:
-        (a, (b, _)) = [r["ok"] for r in ray.get(actor.apply.remote(
-            [(None, "record_landed", ("/in/a.fits", "sha-a", 1), {}),
-             (None, "record_landed", ("/in/b.fits", "sha-b", 1), {})]))]
-        a = a[0]
-        res = ray.get(actor.apply.remote([
-            (a, "transition", (a, "routed"), {"route": {"stage1": "p"}}),
-            (a, "transition", (a, "stage1"), {"stage": "p"}),
-            (b, "transition", (b, "stage1"), {}),                    # not allowed from landed
-            (b, "transition", (b, "routed"), {}),                    # same group: skipped
-            (None, "start_attempt", (a, "p"), {}),
-        ]))
-        assert "ok" in res[0] and "ok" in res[1] and res[2]["type"] == "ValueError"
-        assert res[3] == {"skipped": True} and res[4] == {"ok": 1}
-        with Ledger(tmp_path / LEDGER_NAME) as led:
-            assert (led.get(a).state, led.get(a).attempts, led.get(b).state) == ("stage1", 1, "landed")
-        with pytest.raises(ValueError, match="cannot be batched"):
-            ray.get(actor.apply.remote([(None, "quarantine", (a, "/x", "c", "r"), {})]))
-        with pytest.raises(ValueError, match="not allowed"):
-            ray.get(actor.transition_many.remote([(b, "routed"), (b, "stage3")]))
-        recs = ray.get(actor.transition_many.remote([(b, "routed"), (b, "stage1", {"stage": "p"})]))
-        assert [r["state"] for r in recs] == ["routed", "stage1"]
-        events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-        assert [e["event"] for e in events if e.get("file") == "b.fits"] == ["landed", "routed", "started"]
+        jobs = ray.get(actor.land.remote(arrivals))
+        assert [(j.file_id, j.pipeline) for j in jobs] == [(1, "calwebb_detector1"), (2, "calwebb_detector1")]
+        with Ledger(cfg.products / LEDGER_NAME) as led:
+            assert [led.get(i).state for i in (1, 2, 3)] == ["stage1", "stage1", "quarantined"]
+        assert (cfg.products / "quarantine" / "junk_uncal.fits.reason.json").is_file()
+        events = [json.loads(line) for line in (cfg.products / "events.jsonl").read_text().splitlines()]
+        assert [e["event"] for e in events if e.get("file") == Path(stock["img0"]).name] == \
+            ["landed", "routed", "queued"]
+        assert [e["event"] for e in events if e.get("file") == "junk_uncal.fits"] == ["landed", "quarantined"]
     finally:
         ray.kill(actor, no_restart=True)
 
 
 def test_stage_pool_take_ready_respects_window_and_backoff(tmp_path):
     """take_ready takes at most the free window, skipping (and keeping) jobs in backoff."""
-    from streamcal.actors.pool import Job, StagePool
+    from streamcal.actors.pool import StagePool
+    from streamcal.flow import Job
 
     pool = StagePool("calwebb_detector1", PoolConfig(size=1, num_cpus=0.1, memory_mb=0, max_in_flight=2),
                      str(tmp_path))
-    pool.enqueue(Job(9, "/x9", "calwebb_detector1", ready_at=time.monotonic() + 3600))
+    pool.enqueue(Job(9, "calwebb_detector1", "/x9", ready_at=time.time() + 3600))
     for k in range(3):
-        pool.enqueue(Job(k, f"/x{k}", "calwebb_detector1"))
+        pool.enqueue(Job(k, "calwebb_detector1", f"/x{k}"))
     assert [j.file_id for j in pool.take_ready()] == [0, 1]
     assert [j.file_id for j in pool.queue] == [9, 2]
-    assert [j.file_id for j in pool.take_ready(now=time.monotonic() + 7200)] == [9, 2]
-
-
-def test_new_content_waits_while_the_old_content_of_its_name_is_in_work(tmp_path):
-    """New bytes landing under a name whose older content is still queued or in a stage are held
-    (both would write the same product names; the newest must be left on disk), then queued once
-    the older content has left the stages.  Other exposures are not held.  No Ray needed: the
-    pools' queues are plain objects until a worker is asked for."""
-    from streamcal.actors.pool import Job
-    from streamcal.actors.service import Service
-
-    service = Service(_config(tmp_path / "in", tmp_path / "out"))
-    d1, rate = "calwebb_detector1", "calwebb_image2"
-    route = {"stage1": d1, "stage2": None, "stage3": None}
-    name = "jw01234001001_02101_00001_nrca1"
-    service.pool(d1).enqueue(Job(1, f"/in/{name}_uncal.fits", d1, route=route))        # old content
-    service._enqueue_new(Job(2, f"/in/{name}_uncal.fits", d1, route=route))            # new content
-    service._enqueue_new(Job(3, "/in/jw01234001001_02101_00002_nrca1_uncal.fits", d1, route=route))
-    assert [j.file_id for j in service._held] == [2] and not service._quiet()
-    assert [j.file_id for j in service.pool(d1).queue] == [1, 3]
-    service.pool(d1).queue.popleft()                  # old content: stage 1 done, now in stage 2
-    service.pool(rate).enqueue(Job(1, f"/out/{name}_rate.fits", rate, route=route))
-    service._release_held()
-    assert [j.file_id for j in service._held] == [2]  # still in work (stage 2)
-    service.pool(rate).queue.clear()                  # old content done
-    service._release_held()
-    assert service._held == [] and [j.file_id for j in service.pool(d1).queue] == [3, 2]
+    assert [j.file_id for j in pool.take_ready(now=time.time() + 7200)] == [9, 2]
 
 
 def test_new_content_under_a_handled_name_is_processed_and_replaces_the_product(ray_cluster, stock, refs,

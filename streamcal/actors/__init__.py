@@ -1,13 +1,13 @@
-"""Ray actors: the imperative shell around the calibration core.  The only place streamcal
-imports Ray.
+"""Ray actors: the imperative shell around the orchestration core (:mod:`streamcal.flow`) and
+the calibration core.  The only place streamcal imports Ray; no decision is made here.
 
-- :mod:`.service` — :class:`~.service.Service`, the driver's control loop (``streamcal run``);
-- :mod:`.ingest_actor` — watches and sweeps the landing directory, hands on complete candidates;
-- :mod:`.ledger_actor` — the one writer of the ledger, event log, product table and quarantine;
-- :mod:`.routing` — the router step (header only);
-- :mod:`.pool` / :mod:`.worker` — one stage pool per pipeline: bounded in-flight work, retries;
-- :mod:`.association` — the association buffer actor (level-2 products in, stage-3 firings out);
-- :mod:`.stage3` — the driver's stage-3 bookkeeping: firings to the ledger and the image3 pool;
+- :mod:`.service` — :class:`~.service.Service`, the driver's loop (``streamcal run``): arrivals to
+  the flow, the flow's jobs to the pools, outcomes back;
+- :mod:`.ingest_actor` — watches and sweeps the landing directory, hands on complete arrivals;
+- :mod:`.flow_actor` — the flow on the ledger, the one writer of the ledger and its mirrors (event
+  log, product table, metrics, quarantine);
+- :mod:`.pool` / :mod:`.worker` — one stage pool per pipeline: bounded in-flight work, workers that
+  run a job and report its outcome;
 - :mod:`.metrics` — ``ray.util.metrics`` of the service.
 
 Import the submodules directly (``from streamcal.actors.service import Service``): importing

@@ -18,9 +18,9 @@ from pathlib import Path
 import ray
 
 from ..errors import BadInputError
+from ..flow import Arrival, ArrivalKind, is_asn_name
 from ..ingest import LandingWatcher, PendingFiles, Status, content_sha256, inspect, inspect_asn, sweep
-from .association import is_asn_name
-from .routing import route_dict, route_file
+from ..router import route_file
 
 
 class Candidates:
@@ -80,17 +80,16 @@ class Candidates:
         with self._lock:
             self._seen.add(str(path))
 
-    def check(self, do_sweep: bool = False) -> list[dict]:
+    def check(self, do_sweep: bool = False) -> list[Arrival]:
         """Inspect everything notified since the last call, recheck the pending files and, with
         ``do_sweep``, the whole landing tree; return the candidates to hand on.
 
         Returns
         -------
-        list of dict
-            ``{"kind": "ok", "path", "sha256", "size", "route"}`` (``"unroutable": [check, reason]``
-            instead of ``"route"`` when the header cannot be routed), ``{"kind": "asn", "path",
-            "sha256", "size"}`` for a valid association file, or ``{"kind": "bad", "path", "check",
-            "reason"}``.
+        list of Arrival
+            Exposures (routed here, where the header has just been read, which keeps the header
+            parse off the driver's loop; ``route`` None with ``check``/``reason`` when it cannot
+            be routed), association files, and bad files with the reason.
         """
         with self._lock:
             paths, self._seen = self._seen, set()
@@ -103,7 +102,7 @@ class Candidates:
             path = str(ins.path)
             if ins.status is Status.BAD:
                 self.pending.forget(path)  # it is moved away; a new file of that name is new
-                out.append({"kind": "bad", "path": path, "check": ins.check, "reason": ins.reason})
+                out.append(Arrival(ArrivalKind.BAD, path, check=ins.check, reason=ins.reason))
                 continue
             stamp = file_stamp(path)
             try:
@@ -114,19 +113,17 @@ class Candidates:
                 continue  # replaced while hashing: the new file is seen again (event or sweep)
             self.known[path] = stamp
             if is_asn_name(path):
-                out.append({"kind": "asn", "path": path, "sha256": sha, "size": ins.size})
+                out.append(Arrival(ArrivalKind.ASSOCIATION, path, sha, ins.size))
             else:
-                out.append({"kind": "ok", "path": path, "sha256": sha, "size": ins.size, **_route(path)})
+                out.append(_routed(path, sha, ins.size))
         return out
 
 
-def _route(path: str) -> dict:
-    """``{"route": {...}}``, or ``{"unroutable": [check, reason]}``: routing here, where the
-    header has just been read, keeps the header parse off the driver's loop."""
+def _routed(path: str, sha: str, size: int) -> Arrival:
     try:
-        return {"route": route_dict(route_file(path))}
+        return Arrival(ArrivalKind.EXPOSURE, path, sha, size, route=route_file(path))
     except BadInputError as exc:
-        return {"unroutable": [exc.check, exc.reason]}
+        return Arrival(ArrivalKind.EXPOSURE, path, sha, size, check=exc.check, reason=exc.reason)
 
 
 def file_stamp(path: str) -> tuple[int, int, int, int] | None:
@@ -161,11 +158,11 @@ class IngestActor:
         self.core.set_known(landed)
         return len(self.core.known)
 
-    def poll(self, do_sweep: bool = False) -> dict:
-        """``{"candidates": [...], "pending": n}``; see :meth:`Candidates.check`."""
+    def poll(self, do_sweep: bool = False) -> tuple[list[Arrival], int]:
+        """The arrivals (see :meth:`Candidates.check`) and how many files are still incomplete."""
         out = self.core.check(do_sweep or not self._swept)
         self._swept = True
-        return {"candidates": out, "pending": len(self.core.pending)}
+        return out, len(self.core.pending)
 
     def close(self) -> None:
         self.watcher.stop()

@@ -2,21 +2,21 @@
 
 Hand-rolled (not ``ray.util.ActorPool``): its own bounded in-flight window (backpressure: the
 queue holds paths, never loaded data), workers created on first use, a worker seen dead
-(``RayActorError``) replaced, and jobs that wait for a backoff before they may run again.
+(``RayActorError``) replaced, and jobs that wait for their backoff (``Job.ready_at``, decided by
+:mod:`streamcal.flow`) before they may run.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Callable
 
 import ray
 from ray.exceptions import RayActorError
 
-from ..config import PoolConfig
-from .worker import TRANSIENT, StageWorker
+from ..config import PipelineConfig, PoolConfig
+from ..flow import Job, Outcome, OutcomeKind
+from .worker import StageWorker
 
 
 def worker_options(config: PoolConfig) -> dict:
@@ -29,23 +29,6 @@ def worker_options(config: PoolConfig) -> dict:
     if config.label_selector:
         options["label_selector"] = dict(config.label_selector)
     return options
-
-
-@dataclass
-class Job:
-    """One exposure waiting for, or running in, a stage."""
-
-    file_id: int
-    path: str
-    pipeline: str
-    landed_at: float = 0.0
-    ready_at: float = 0.0
-    attempts: int = 0
-    route: dict = field(default_factory=dict)
-    #: Stage 3: the association product this job makes (``file_id`` is then its last member).
-    association: str | None = None
-    #: Keyword options of the worker's pipeline (image3: ``allowed_roots``, ``partial``).
-    options: dict = field(default_factory=dict)
 
 
 class StagePool:
@@ -61,10 +44,13 @@ class StagePool:
         Where the workers write products.
     refs_dir : str or None
         Reference-file directory of the workers.
+    pipeline_config : PipelineConfig
+        Step parameters and reference overrides the workers run with.
     """
 
-    def __init__(self, pipeline: str, config: PoolConfig, products_dir: str, refs_dir: str | None = None):
-        self.pipeline, self.config = pipeline, config
+    def __init__(self, pipeline: str, config: PoolConfig, products_dir: str, refs_dir: str | None = None,
+                 pipeline_config: PipelineConfig = PipelineConfig()):
+        self.pipeline, self.config, self.pipeline_config = pipeline, config, pipeline_config
         self.products_dir, self.refs_dir = str(products_dir), refs_dir
         self.workers: list = [None] * config.size
         self.load = [0] * config.size
@@ -74,7 +60,7 @@ class StagePool:
 
     def _new_worker(self):
         return StageWorker.options(**worker_options(self.config)).remote(self.pipeline, self.refs_dir,
-                                                                     self.config.prefault_mb)
+                                                                     self.config.prefault_mb, self.pipeline_config)
 
     def start(self) -> None:
         """Create the workers that do not exist yet; they warm up in the background (imports,
@@ -91,16 +77,6 @@ class StagePool:
         """Queue an exposure (its path only)."""
         self.queue.append(job)
 
-    def has_job(self, file_id: int) -> bool:
-        """True if the exposure is queued or in flight here."""
-        return any(j.file_id == file_id for j in self.queue) or any(
-            j.file_id == file_id for j, _, _ in self.inflight.values())
-
-    def has_association(self, product: str) -> bool:
-        """True if a job making ``product`` is queued or in flight here."""
-        return any(j.association == product for j in self.queue) or any(
-            j.association == product for j, _, _ in self.inflight.values())
-
     def jobs(self) -> list[Job]:
         """Every job queued or in flight here."""
         return list(self.queue) + [job for job, _, _ in self.inflight.values()]
@@ -109,29 +85,10 @@ class StagePool:
     def depth(self) -> int:
         return len(self.queue)
 
-    def submit_ready(self, before_submit: Callable[[Job], bool], now: float | None = None) -> list[Job]:
-        """Submit queued jobs whose backoff has passed, up to ``max_in_flight`` in flight.
-
-        ``before_submit(job)`` records the attempt (in the ledger) before the work is handed on;
-        when it returns False the job is dropped (e.g. attempts used up).
-        """
-        started: list[Job] = []
-        while True:
-            taken = self.take_ready(now)
-            dropped = False
-            for job in taken:
-                if before_submit(job):
-                    self.launch(job, now)
-                    started.append(job)
-                else:
-                    dropped = True
-            if not dropped:  # a dropped job leaves room for the next one
-                return started
-
     def take_ready(self, now: float | None = None) -> list[Job]:
         """Take from the queue the jobs that may start now: backoff passed, at most as many as
         the in-flight window has room for.  Hand each to :meth:`launch` (or drop it)."""
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
         room = self.config.max_in_flight - len(self.inflight)
         taken: list[Job] = []
         waiting: deque[Job] = deque()
@@ -141,17 +98,16 @@ class StagePool:
         self.queue.extendleft(reversed(waiting))
         return taken
 
-    def launch(self, job: Job, now: float | None = None):
+    def launch(self, job: Job):
         """Submit one job to the least-loaded worker; returns the call's ObjectRef."""
-        now = time.monotonic() if now is None else now
         index = min(range(len(self.workers)), key=lambda i: self.load[i])
-        ref = self._worker(index).process.remote(job.path, self.products_dir, job.options or None)
-        self.inflight[ref] = (job, index, now)
+        ref = self._worker(index).process.remote(job, self.products_dir)
+        self.inflight[ref] = (job, index, time.monotonic())
         self.load[index] += 1
         return ref
 
-    def collect(self, ref) -> tuple[Job, dict]:
-        """The outcome of a finished call; a dead worker becomes a ``transient`` outcome and is
+    def collect(self, ref) -> tuple[Job, Outcome]:
+        """The outcome of a finished call; a dead worker becomes a ``TRANSIENT`` outcome and is
         replaced by a fresh actor."""
         job, index, _ = self.inflight.pop(ref)
         self.load[index] -= 1
@@ -159,7 +115,7 @@ class StagePool:
             outcome = ray.get(ref)
         except RayActorError as exc:
             self.replace_worker(index)
-            outcome = {"kind": TRANSIENT, "reason": f"worker died: {type(exc).__name__}", "seconds": 0.0}
+            outcome = Outcome(OutcomeKind.TRANSIENT, reason=f"worker died: {type(exc).__name__}")
         return job, outcome
 
     def replace_worker(self, index: int) -> None:

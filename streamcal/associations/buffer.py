@@ -260,6 +260,14 @@ class AssociationBuffer:
         return [self._fire(cand, partial=not self._complete(cand)) for cand in self.state.unfired()
                 if now - cand.since >= self.timeout and self._have(cand)]
 
+    def refire(self, product: str) -> Firing | None:
+        """Fire ``product`` again with the members it has now (a remake asked for while it was
+        being made); None when there is no such candidate or it has no member."""
+        cand = self.state.candidate(product)
+        if cand is None or not self._have(cand):
+            return None
+        return self._fire(cand, partial=not self._complete(cand))
+
     # ---- reads ---------------------------------------------------------------------------
     def candidate(self, product: str) -> Candidate | None:
         """The candidate of ``product``, or None."""

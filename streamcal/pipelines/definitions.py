@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import registry
 from ..errors import NotImplementedStepError
-from ..router import ALIASES
 
 NIR_DETECTOR1 = ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
                  "persistence", "dark_current", "charge_migration", "jump", "ramp_fit", "gain_scale")
@@ -80,24 +80,43 @@ PIPELINES: dict[str, PipelineSpec] = {
     )
 }
 
-#: Pipelines of the table that streamcal does not implement yet (later stages).
-LATER_STAGES = ("calwebb_spec2", "calwebb_spec3",
-                "calwebb_ami3", "calwebb_coron3", "calwebb_tso3")
-
-
 def pipeline_for(name: str) -> PipelineSpec:
-    """The spec of a pipeline by jwst name (aliases such as ``calwebb_dark1`` accepted).
+    """The step list of a pipeline by any of its names (``detector1``, ``calwebb_detector1``,
+    ``calwebb_dark1`` ...).
 
     Raises
     ------
     NotImplementedStepError
-        For stage-2/3 pipelines not implemented yet.
-    KeyError
-        For a name that is no pipeline at all.
+        For a pipeline of the registry without an engine yet.
+    ValueError
+        For a name that is no pipeline at all (the message lists the known ones).
     """
-    name = ALIASES.get(name, name)
-    if name in PIPELINES:
-        return PIPELINES[name]
-    if name in LATER_STAGES:
-        raise NotImplementedStepError(f"pipeline {name} is not implemented yet (stage 2/3)")
-    raise KeyError(f"unknown pipeline {name!r}; known: {', '.join(sorted(PIPELINES))}")
+    entry = registry.entry(name)
+    if not entry.implemented:
+        raise NotImplementedStepError(f"pipeline {entry.name} is not implemented yet (stage {entry.stage})")
+    return PIPELINES[entry.name]
+
+
+def validate_step_values(pipeline: str, steps) -> None:
+    """Check ``{step: {parameter: value}}`` against a pipeline's steps and their parameters (both
+    instrument families), so a configuration file fails at start, not exposure by exposure.
+
+    Raises
+    ------
+    ValueError
+        An unknown step or parameter, or a value of the wrong type; the message names it.
+    """
+    from ..steps import get_step
+    from ..steps.base import StepParams, make_params
+
+    spec = pipeline_for(pipeline)
+    known = set(spec.nir_steps) | set(spec.miri_steps)
+    unknown = set(steps) - known
+    if unknown:
+        raise ValueError(f"{spec.name} has no step(s) {', '.join(sorted(unknown))}; steps: {', '.join(sorted(known))}")
+    for step, values in steps.items():
+        try:
+            params = get_step(step).Params
+        except KeyError:
+            params = StepParams
+        make_params(params, step, dict(values))

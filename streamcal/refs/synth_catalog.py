@@ -26,7 +26,8 @@ import numpy as np
 from astropy.io import fits
 
 from ..detectors import Detector
-from ..sim.scene import filter_wavelength_um, psf_sigma_pixels
+from ..detectors import filter_wavelength_um
+from ..sim.scene import psf_sigma_pixels
 
 __all__ = ["EE_FRACTIONS", "FILTERS", "apcorr_rows", "abvega_rows", "effective_sigma_pixels",
            "abvega_offset", "build_apcorr", "build_abvegaoffset"]

@@ -11,25 +11,16 @@ one observation see the same sources where the pipeline's WCS expects them.
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 from astropy.table import Table
 from astropy.wcs import WCS
 from scipy.special import erf
 
+from ..detectors import filter_wavelength_um  # noqa: F401  (the simulator's filters: re-exported)
+
 #: JWST primary mirror diameter, m.
 MIRROR_DIAMETER_M = 6.5
-
-
-def filter_wavelength_um(filter_name: str | None, instrument: str) -> float:
-    """Pivot-ish wavelength, um, from a JWST filter name: ``F200W`` -> 2.00, ``F1130W`` -> 11.3
-    (the digits are hundredths of a micron in both the NIR and MIRI conventions).  Names without
-    digits (CLEAR, N/A) give a typical wavelength of the instrument."""
-    match = re.search(r"F(\d{3,4})", str(filter_name or "").upper())
-    if match:
-        return int(match.group(1)) / 100.0
-    return {"MIRI": 7.7, "NIRSPEC": 1.5, "FGS": 2.5}.get(instrument, 2.0)
 
 
 def psf_sigma_pixels(wavelength_um: float, pixel_scale_arcsec: float) -> float:

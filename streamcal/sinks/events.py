@@ -13,8 +13,8 @@ from typing import Any
 __all__ = ["EVENTS", "EventLog", "read_events"]
 
 #: Event names the service writes (a typo raises instead of writing a silent new kind).
-EVENTS = frozenset({"landed", "duplicate", "routed", "started", "finished", "retried", "failed",
-                    "quarantined", "product", "done", "resumed"})
+EVENTS = frozenset({"landed", "duplicate", "superseded", "routed", "queued", "held", "started", "finished",
+                    "retried", "waiting", "fired", "product", "resumed", "failed", "quarantined", "done"})
 
 
 def iso_utc(seconds: float) -> str:

@@ -146,7 +146,8 @@ def catalog_meta(mosaic: MosaicModel) -> ExposureMeta:
 def _replace_detector(meta: ExposureMeta, detectors) -> ExposureMeta:
     from dataclasses import replace
 
-    from ..sim.scene import filter_wavelength_um
+    from ..detectors import filter_wavelength_um
+
     candidates = [d for d in detectors.values() if d.instrument == meta.instrument]
     if meta.instrument == "NIRCAM":
         channel = "LONG" if filter_wavelength_um(meta.filter, "NIRCAM") > 2.4 else "SHORT"

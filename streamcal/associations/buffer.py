@@ -336,7 +336,8 @@ class AssociationBuffer:
             return len(have) == len(cand.expected_roots)
         return len(have) >= cand.expected_count
 
-    def _check(self, products, new_member: bool, renewed: set[str] | frozenset[str] = frozenset()) -> list[Firing]:
+    def _check(self, products, new_member: bool,
+               renewed: set[str] | frozenset[str] = frozenset()) -> list[Firing]:
         out = []
         for product in sorted(products):
             cand = self.state.candidate(product)
@@ -355,7 +356,8 @@ class AssociationBuffer:
 
     def _fire(self, cand: Candidate, partial: bool) -> Firing:
         have = self._have(cand)
-        self.state.put_candidate(replace(cand, fired=PARTIAL if partial else COMPLETE, fired_with=tuple(have)))
+        fired = PARTIAL if partial else COMPLETE
+        self.state.put_candidate(replace(cand, fired=fired, fired_with=tuple(have)))
         asn = copy.deepcopy(cand.asn) if cand.asn else {"products": [{"name": cand.product}]}
         prod = asn["products"][0]
         members = [self.state.member(r) for r in have]
@@ -427,7 +429,8 @@ class MemoryState:
         return list(self._buckets.get(program, ()))
 
     def rows(self, program: str, buckets: Iterable[str]) -> list[dict]:
-        found = [self._rows[(program, root)] for b in buckets for root in self._bucket_roots.get((program, b), ())]
+        found = [self._rows[(program, root)]
+                 for b in buckets for root in self._bucket_roots.get((program, b), ())]
         return [r.row for r in sorted(found, key=lambda r: r.seq)]
 
     def candidate(self, product: str) -> Candidate | None:
@@ -476,7 +479,8 @@ class MemoryState:
         for program, root, bucket, row in copy.deepcopy(data["rows"]):
             state.put_row(program, root, bucket, row)
         for c in copy.deepcopy(data["cands"]):
-            state.put_candidate(Candidate(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()}))
+            fields = {k: tuple(v) if isinstance(v, list) else v for k, v in c.items()}
+            state.put_candidate(Candidate(**fields))
         return state
 
 

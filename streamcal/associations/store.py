@@ -101,7 +101,8 @@ class SqlState:
                          (member.root, member.path, member.per_detector, member.file_id))
 
     def put_row(self, program: str, root: str, bucket: str, row: dict) -> str | None:
-        old = self._db.execute("SELECT bucket FROM asn_rows WHERE program=? AND root=?", (program, root)).fetchone()
+        old = self._db.execute("SELECT bucket FROM asn_rows WHERE program=? AND root=?",
+                               (program, root)).fetchone()
         seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM asn_rows").fetchone()[0]
         self._db.execute("INSERT OR REPLACE INTO asn_rows(program, root, bucket, seq, row) VALUES (?,?,?,?,?)",
                          (program, root, bucket, seq, json.dumps(row)))
@@ -135,8 +136,10 @@ class SqlState:
              None if cand.asn is None else json.dumps(cand.asn)))
         self._db.execute("DELETE FROM asn_candidate_roots WHERE product=?", (cand.product,))
         expected = cand.expected_roots if cand.source == SOURCE_ASN else ()
-        roles = [(r, _EXPECTED, cand.product) for r in expected] + [(r, _FIRED, cand.product) for r in cand.fired_with]
-        self._db.executemany("INSERT OR IGNORE INTO asn_candidate_roots(root, role, product) VALUES (?,?,?)", roles)
+        roles = [(r, _EXPECTED, cand.product) for r in expected]
+        roles += [(r, _FIRED, cand.product) for r in cand.fired_with]
+        self._db.executemany("INSERT OR IGNORE INTO asn_candidate_roots(root, role, product) VALUES (?,?,?)",
+                             roles)
 
     def expecting(self, root: str) -> set[str]:
         return self._products_with(root, _EXPECTED)
@@ -159,7 +162,8 @@ class SqlState:
         """Counts of members and of candidates per firing state."""
         fired = {r["fired"]: r["n"] for r in self._db.execute(
             "SELECT fired, COUNT(*) AS n FROM asn_candidates GROUP BY fired")}
-        oldest = self._db.execute("SELECT MIN(since) FROM asn_candidates WHERE fired=?", (NOT_FIRED,)).fetchone()[0]
+        oldest = self._db.execute("SELECT MIN(since) FROM asn_candidates WHERE fired=?",
+                                  (NOT_FIRED,)).fetchone()[0]
         members = self._db.execute("SELECT COUNT(*) FROM asn_members").fetchone()[0]
         return StoreSummary(members=members, waiting=fired.get(NOT_FIRED, 0), partial=fired.get("partial", 0),
                             complete=fired.get("complete", 0), oldest_waiting_since=oldest)

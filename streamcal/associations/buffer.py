@@ -1,7 +1,8 @@
 """The stream's association buffer: collects level-2 products per level-3 candidate and says
 when stage 3 can run.
 
-Pure Python with an injected clock; the Ray actor around it lives in streamcal/actors/.
+Pure Python with an injected clock; the stream keeps its state in the ledger
+(:class:`streamcal.associations.store.AssociationStore`), tests and benchmarks in memory.
 Grouping uses the same level-3 rules as ``streamcal associations`` (a pool row is built from
 each ``_cal`` header).  Expected members come from an ASN file dropped into the landing
 directory when there is one (matched by exposure root, suffix ignored), else from the headers:
@@ -276,11 +277,6 @@ class AssociationBuffer:
     def candidates(self) -> list[Candidate]:
         """Every candidate, oldest first."""
         return self.state.candidates()
-
-    @property
-    def declared(self) -> dict[str, dict]:
-        """Product -> ASN dict of candidates declared by an ASN file."""
-        return {c.product: c.asn for c in self.state.candidates() if c.source == SOURCE_ASN}
 
     # ---- grouping ------------------------------------------------------------------------
     @staticmethod

@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("ray")
 
 from streamcal.actors.ingest_actor import Candidates  # noqa: E402
+from streamcal.flow import ArrivalKind  # noqa: E402
 from streamcal.testing import FakeClock  # noqa: E402
 
 
@@ -21,25 +22,25 @@ def test_candidates(tmp_path, fgs_like):
     half.write_bytes(fgs_like[:2880])
     clock = FakeClock(time.time() + 60)  # it also dates files: keep it after their mtimes
     core = Candidates(landing, stability_seconds=1e9, incomplete_timeout=5, clock=clock)
-    out = {c["path"]: c for c in core.check(do_sweep=True)}
-    assert out[str(good)]["kind"] == "ok" and len(out[str(good)]["sha256"]) == 64
-    assert out[str(good)]["unroutable"][0] == "exp_type"                # routed here: no EXP_TYPE
-    assert out[str(landing / "junk_uncal.fits")]["kind"] == "bad"
+    out = {c.path: c for c in core.check(do_sweep=True)}
+    assert out[str(good)].kind is ArrivalKind.EXPOSURE and len(out[str(good)].sha256) == 64
+    assert out[str(good)].route is None and out[str(good)].check == "exp_type"   # routed here: no EXP_TYPE
+    assert out[str(landing / "junk_uncal.fits")].kind is ArrivalKind.BAD
     assert set(out) == {str(good), str(landing / "junk_uncal.fits")}   # hidden ignored, half pending
     again = core.check(do_sweep=True)      # a bad file is reported until quarantine moves it
-    assert [c["path"] for c in again] == [str(landing / "junk_uncal.fits")]
+    assert [c.path for c in again] == [str(landing / "junk_uncal.fits")]
     (landing / "junk_uncal.fits").unlink()
     assert core.check(do_sweep=True) == []                               # the good one never twice
     half.write_bytes(fgs_like)                                           # the writer finishes
     core.notify(half)
     (done,) = core.check()
-    assert done["path"] == str(half) and done["kind"] == "ok"
+    assert done.path == str(half) and done.kind is ArrivalKind.EXPOSURE
     half2 = landing / "half2_uncal.fits"
     half2.write_bytes(fgs_like[:2880])
     assert core.check(do_sweep=True) == []
     clock.advance(10)
     (late,) = core.check()
-    assert late["kind"] == "bad" and late["check"] == "incomplete"
+    assert late.kind is ArrivalKind.BAD and late.check == "incomplete"
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_candidates_hand_on_new_bytes_under_a_known_name(tmp_path, fgs_like):
     staged.write_bytes(bytes(other))
     os.replace(staged, path)                                   # renamed over the known name
     (second,) = core.check(do_sweep=True)
-    assert second["path"] == first["path"] and second["sha256"] != first["sha256"]
+    assert second.path == first.path and second.sha256 != first.sha256
     assert core.check(do_sweep=True) == []
 
     fresh = Candidates(landing, stability_seconds=1e9)        # a restart: the ledger's times
@@ -82,4 +83,4 @@ def test_candidates_hand_on_new_bytes_under_a_known_name(tmp_path, fgs_like):
     fresh.set_known({})
     fresh.known[str(path)] = time.time() - 3600               # recorded before the file changed
     (again,) = fresh.check(do_sweep=True)
-    assert again["sha256"] == second["sha256"]
+    assert again.sha256 == second.sha256

@@ -27,17 +27,20 @@ class Mirror:
         self.events = EventLog(products / "events.jsonl")
         self.table = ProductTable(products / "products_table")
         self.ledger: Ledger | None = None
-        self._seconds: dict[int, float] = {}  # file id -> seconds of its stage run just finished
+        self._finished: dict[int, dict] = {}  # file id -> its stage run finished in this commit
 
     def __call__(self, rows: list[dict]) -> None:
         from . import metrics
 
         for row in rows:
             event = log_event(row)
+            if event.event == "product":  # where and how fast it was made: from its stage's run
+                run = self._finished.get(row["file_id"], {})
+                event.detail.update({k: run[k] for k in ("node", "seconds") if k in run})
             self.events.write(event.event, file=event.file, stage=event.stage, detail=event.detail,
                               when=event.seconds)
             if event.event == "finished" and row["file_id"] is not None:
-                self._seconds[row["file_id"]] = event.detail.get("seconds")
+                self._finished[row["file_id"]] = event.detail
                 rec = self.ledger.get(row["file_id"])
                 metrics.latency_seconds().observe(max(event.seconds - rec.landed_at, 0.0),
                                                   tags={"stage": event.stage or "-"})
@@ -48,6 +51,7 @@ class Mirror:
                 metrics.failures().inc(1.0, tags={"stage": event.stage or "-", "reason": reason})
             elif event.event == "landed":
                 metrics.files_landed().inc()
+        self._finished.clear()  # a run's products are committed with its "finished": nothing to keep
         self.table.flush()
 
     def _product_row(self, file_id: int, event) -> None:
@@ -59,7 +63,7 @@ class Mirror:
                         "stage": f"stage{entry(event.stage).stage}" if event.stage else None,
                         "pipeline": event.stage, "exp_type": (rec.route or {}).get("exp_type"),
                         "sha256": self.ledger.product(path).sha256, "size": Path(path).stat().st_size,
-                        "seconds": self._seconds.get(file_id)})
+                        "seconds": event.detail.get("seconds")})
 
     def close(self) -> None:
         self.table.flush()

@@ -18,43 +18,38 @@ from typing import Iterator
 import numpy as np
 from astropy.io import fits
 
+from . import boundary
 from .errors import BadInputError
 from .models import ExposureMeta, ImageModel, MosaicModel, RampModel
 from .provenance import Provenance
 
 
-def _check_complete(path: Path, hdul: fits.HDUList) -> None:
-    size = path.stat().st_size
-    for i, hdu in enumerate(hdul):
-        info = hdul.fileinfo(i)
-        if info is None:
-            continue
-        end = info["datLoc"] + info["datSpan"]
-        if end > size:
-            raise BadInputError(path, "truncated",
-                                f"file is truncated: HDU {i} ({hdu.name}) needs {end} bytes, file has {size}")
-
-
 @contextmanager
 def open_fits(path: str | Path) -> Iterator[fits.HDUList]:
-    """Open a FITS file lazily (memory-mapped, unscaled), turning every failure into
-    :class:`BadInputError`."""
+    """Open a FITS file lazily (memory-mapped, unscaled) once the boundary has vouched for it
+    (:func:`streamcal.boundary.open_checked`: name, regular file, complete FITS structure with
+    bounded headers, no tile compression); every failure is a :class:`BadInputError`."""
     path = Path(path)
-    if not path.is_file():
-        raise BadInputError(path, "exists", "no such file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # astropy only *warns* on truncation and bad cards
-            hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
-    except BadInputError:
-        raise
-    except Exception as exc:  # astropy raises OSError, ValueError, warnings ... for non-FITS
-        raise BadInputError(path, "fits", f"not a readable FITS file ({type(exc).__name__}: {exc})") from None
-    try:
-        _check_complete(path, hdul)
-        yield hdul
-    finally:
-        hdul.close()
+    with boundary.open_checked(path) as (fh, _layout):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # astropy only *warns* on bad cards
+                hdul = fits.open(fh, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
+                _parse_every_card(hdul)
+        except Exception as exc:  # astropy raises OSError, ValueError, VerifyError, warnings ... on bad cards
+            raise BadInputError(path, "fits", f"not a readable FITS file ({type(exc).__name__}: {exc})") from None
+        try:
+            yield hdul
+        finally:
+            hdul.close()
+
+
+def _parse_every_card(hdul: fits.HDUList) -> None:
+    """Parse every card now: astropy parses a card's value when it is first read, so a mangled
+    card would otherwise raise wherever a caller happens to look it up (the router, a step)."""
+    for hdu in hdul:
+        for card in hdu.header.cards:
+            card.value  # noqa: B018 -- parsing is the point
 
 
 def read_header(path: str | Path) -> fits.Header:
@@ -63,73 +58,63 @@ def read_header(path: str | Path) -> fits.Header:
         return hdul[0].header.copy()
 
 
-def _to_float32(hdu: fits.ImageHDU | fits.PrimaryHDU) -> np.ndarray:
-    """Convert a (possibly BZERO-scaled integer) image to float32, one plane at a time so the
-    peak memory is the float32 result plus one plane."""
-    raw = hdu.data
-    bzero = float(hdu.header.get("BZERO", 0.0))
-    bscale = float(hdu.header.get("BSCALE", 1.0))
-    out = np.empty(raw.shape, dtype=np.float32)
-    flat_in = raw.reshape((-1,) + raw.shape[-2:])
-    flat_out = out.reshape((-1,) + raw.shape[-2:])
-    for k in range(flat_in.shape[0]):
-        plane = flat_in[k].astype(np.float32)
-        if bscale != 1.0:
-            plane *= np.float32(bscale)
-        if bzero:
-            plane += np.float32(bzero)
-        flat_out[k] = plane
-    return out
+def _to_float32(path: Path, hdu: fits.ImageHDU | fits.PrimaryHDU) -> np.ndarray:
+    """A checked image as float32 DN (BZERO/BSCALE applied; :func:`streamcal.boundary.to_float32`)."""
+    return boundary.to_float32(path, hdu)
 
 
-def _table(hdul: fits.HDUList, name: str) -> np.ndarray | None:
-    if name not in hdul:
-        return None
-    return np.array(hdul[name].data) if hdul[name].data is not None else None
+def _table(path: Path, hdul: fits.HDUList, name: str) -> np.ndarray | None:
+    return boundary.table(path, hdul, name)
 
 
-def read_raw(path: str | Path) -> RampModel:
+def _meta(path: Path, hdul: fits.HDUList, shape: tuple[int, ...]) -> ExposureMeta:
+    return ExposureMeta.from_header(hdul[0].header, shape, source=str(path))
+
+
+def read_raw(path: str | Path, *, budget: int | None = None) -> RampModel:
     """Read a raw exposure (``_uncal``) or a saved ramp into a :class:`RampModel`.
 
     SCI is converted to float32 DN; PIXELDQ/GROUPDQ are read when present and created
-    zero-filled when not (archive uncal files have neither).
+    zero-filled when not (archive uncal files have neither).  Every array is checked against
+    the header and the others, and the whole read against the memory budget, before any
+    data are read (:func:`streamcal.boundary.check_raw`).
+
+    Parameters
+    ----------
+    path : str or Path
+    budget : int, optional
+        Bytes the read may allocate; default the process's
+        (:func:`streamcal.boundary.memory_budget`).
 
     Raises
     ------
     BadInputError
-        Not FITS, truncated, no SCI extension, SCI not 4-D, or required keywords missing.
+        Not FITS, truncated, tile-compressed, no SCI extension, SCI not 4-D, arrays that
+        disagree with SCI or the header's window, keywords missing or out of range, or more
+        memory than the budget.
     """
     path = Path(path)
     with open_fits(path) as hdul:
-        if "SCI" not in hdul:
-            raise BadInputError(path, "layout", "no SCI extension: not a JWST raw exposure")
-        sci = hdul["SCI"]
-        shape = tuple(sci.data.shape) if sci.data is not None else ()
-        if len(shape) != 4:
-            raise BadInputError(path, "shape",
-                                f"SCI must be 4-D (nints, ngroups, ny, nx) for a raw exposure, got {len(shape)}-D {shape}")
-        try:
-            meta = ExposureMeta.from_header(hdul[0].header, shape)
-        except KeyError as exc:
-            raise BadInputError(path, "keywords", f"missing required keywords: {exc.args[0]}") from None
-        except (TypeError, ValueError) as exc:
-            raise BadInputError(path, "keywords", f"invalid keyword value: {exc}") from None
-        nints, ngroups, ny, nx = shape
+        raw = boundary.check_raw(path, hdul, budget)
+        nints, ngroups, ny, nx = shape = raw.shape
+        meta = _meta(path, hdul, shape)
+        boundary.check_exposure_window(path, meta)
         if (meta.nints, meta.ngroups) != (nints, ngroups):
             # Archive files may hold a segment (INTSTART..INTEND) of a longer exposure.
             meta = _with_shape(meta, nints, ngroups)
-        data = _to_float32(sci)
-        pixeldq = (np.array(hdul["PIXELDQ"].data, dtype=np.uint32) if "PIXELDQ" in hdul
+        present = raw.extensions
+        data = _to_float32(path, hdul["SCI"])
+        pixeldq = (boundary.dq_uint32(path, hdul["PIXELDQ"]) if "PIXELDQ" in present
                    else np.zeros((ny, nx), np.uint32))
-        groupdq = (np.array(hdul["GROUPDQ"].data, dtype=np.uint8) if "GROUPDQ" in hdul
+        groupdq = (boundary.dq_uint32(path, hdul["GROUPDQ"], np.uint8) if "GROUPDQ" in present
                    else np.zeros(shape, np.uint8))
-        zeroframe = _to_float32(hdul["ZEROFRAME"]) if "ZEROFRAME" in hdul else None
-        refout = _to_float32(hdul["REFOUT"]) if "REFOUT" in hdul else None
+        zeroframe = _to_float32(path, hdul["ZEROFRAME"]) if "ZEROFRAME" in present else None
+        refout = _to_float32(path, hdul["REFOUT"]) if "REFOUT" in present else None
         header = hdul[0].header.copy()
-        sci_header = _clean_image_header(sci.header)
+        sci_header = _clean_image_header(hdul["SCI"].header)
         return RampModel(meta=meta, header=header, data=data, pixeldq=pixeldq, groupdq=groupdq,
                          sci_header=sci_header, zeroframe=zeroframe, refout=refout,
-                         group=_table(hdul, "GROUP"), int_times=_table(hdul, "INT_TIMES"))
+                         group=_table(path, hdul, "GROUP"), int_times=_table(path, hdul, "INT_TIMES"))
 
 
 def _with_shape(meta: ExposureMeta, nints: int, ngroups: int) -> ExposureMeta:
@@ -285,33 +270,30 @@ def wcs_from_hdulist(path: str | Path, hdul: fits.HDUList):
         raise BadInputError(path, "asdf", f"unreadable ASDF (WCS) extension: {type(exc).__name__}: {exc}") from None
 
 
-def _checked_image(path: Path, hdu, shapes: tuple, kinds: str) -> np.ndarray:
-    data = hdu.data
-    if data is None or data.shape not in shapes or data.dtype.kind not in kinds:
-        got = None if data is None else (data.shape, str(data.dtype))
-        raise BadInputError(path, "shape", f"{hdu.name} must be an array ({kinds}) of shape "
-                                           f"{' or '.join(map(str, shapes))}, got {got}")
-    return data
+def _checked_image(path: Path, hdu, shapes: tuple, kinds: str) -> fits.ImageHDU:
+    """An image extension of one of ``shapes`` and numpy kinds ``kinds``, checked from its header."""
+    boundary.checked_image(path, hdu, ndim=tuple({len(s) for s in shapes}), kinds=kinds)
+    boundary.expect_shape(path, hdu, shapes)
+    return hdu
 
 
 def _float_image(path: Path, hdul: fits.HDUList, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    _checked_image(path, hdul[name], (shape,), "fiu")
-    return _to_float32(hdul[name])
+    return _to_float32(path, _checked_image(path, hdul[name], (shape,), "iuf"))
 
 
 def _dq_image(path: Path, hdu, shape: tuple[int, ...]) -> np.ndarray:
     """DQ as uint32: files store it as int32 + BZERO 2**31 (FITS has no unsigned type)."""
-    raw = _checked_image(path, hdu, (shape, shape[-2:]), "iu")
-    bzero = int(hdu.header.get("BZERO", 0))
-    return (raw.astype(np.int64) + bzero).astype(np.uint32) if bzero else np.array(raw, np.uint32)
+    return boundary.dq_uint32(path, _checked_image(path, hdu, (shape, shape[-2:]), "iu"))
 
 
-def _cal_arrays(path: Path, hdul: fits.HDUList) -> dict:
-    if "SCI" not in hdul or hdul["SCI"].data is None:
+def _cal_arrays(path: Path, hdul: fits.HDUList, budget: int | None) -> dict:
+    if "SCI" not in hdul or not isinstance(hdul["SCI"], (fits.ImageHDU, fits.PrimaryHDU)) or not hdul["SCI"].shape:
         raise BadInputError(path, "layout", "no SCI image: not a rate/cal product")
-    shape = tuple(hdul["SCI"].data.shape)
+    shape = tuple(hdul["SCI"].shape)
     if len(shape) not in (2, 3):
         raise BadInputError(path, "shape", f"SCI must be 2-D or 3-D for a rate/cal product, got {len(shape)}-D {shape}")
+    planes = 3 + sum(ext in hdul for ext in _CAL_ARRAYS)  # SCI, ERR and DQ always; the variances when present
+    boundary.check_budget(path, f"reading {planes} arrays of shape {shape}", planes * 4 * float(np.prod(shape)), budget)
     out = {"data": _float_image(path, hdul, "SCI", shape)}
     for ext, attr in _CAL_ARRAYS.items():
         if ext in hdul:
@@ -324,8 +306,14 @@ def _cal_arrays(path: Path, hdul: fits.HDUList) -> dict:
     return out
 
 
-def read_cal(path: str | Path) -> ImageModel:
+def read_cal(path: str | Path, *, budget: int | None = None) -> ImageModel:
     """Read a ``_rate``/``_rateints``/``_cal``/``_calints`` (or ``_bsub``) product.
+
+    Parameters
+    ----------
+    path : str or Path
+    budget : int, optional
+        Bytes the read may allocate; default the process's memory budget.
 
     Returns
     -------
@@ -336,22 +324,18 @@ def read_cal(path: str | Path) -> ImageModel:
     Raises
     ------
     BadInputError
-        Not FITS, truncated, no 2-D/3-D SCI, arrays of mismatched shape or type, missing
-        primary keywords, or an unreadable ASDF extension.
+        Not FITS, truncated, tile-compressed, no 2-D/3-D SCI, arrays of mismatched shape or
+        type, missing or out-of-range primary keywords, an unreadable ASDF extension, or more
+        memory than the budget.
     """
     path = Path(path)
     with open_fits(path) as hdul:
-        arrays = _cal_arrays(path, hdul)
-        try:
-            meta = ExposureMeta.from_header(hdul[0].header, arrays["data"].shape)
-        except KeyError as exc:
-            raise BadInputError(path, "keywords", f"missing required keywords: {exc.args[0]}") from None
-        except (TypeError, ValueError) as exc:
-            raise BadInputError(path, "keywords", f"invalid keyword value: {exc}") from None
+        arrays = _cal_arrays(path, hdul, budget)
+        meta = _meta(path, hdul, arrays["data"].shape)
         sci_header = _clean_image_header(hdul["SCI"].header)
         bunit = str(sci_header.pop("BUNIT", "DN/s"))
         return ImageModel(meta=meta, header=hdul[0].header.copy(), sci_header=sci_header, bunit=bunit,
-                          int_times=_table(hdul, "INT_TIMES"), wcs=wcs_from_hdulist(path, hdul), **arrays)
+                          int_times=_table(path, hdul, "INT_TIMES"), wcs=wcs_from_hdulist(path, hdul), **arrays)
 
 
 def write_cal(model: ImageModel, path: str | Path, provenance: Provenance | None = None) -> Path:

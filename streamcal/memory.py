@@ -11,13 +11,20 @@ few seconds after the last one freed the same amount.
 its high-water mark instead of falling back between exposures, a constant, not a growth), and
 :func:`prefault` takes that high-water mark up front so the first exposure of a new worker is as
 quick as the next ones.  Both are no-ops where glibc's ``mallopt`` is absent.
+
+:func:`limit_private_memory` bounds what one worker can allocate, so that one hostile or huge
+file ends in a ``MemoryError`` inside its own worker instead of the host running out of
+memory and taking other exposures' work with it.
 """
 
 from __future__ import annotations
 
 import ctypes
+import sys
 
 import numpy as np
+
+__all__ = ["retain_freed_memory", "prefault", "limit_private_memory", "private_memory_limit"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
@@ -45,3 +52,44 @@ def prefault(megabytes: int) -> None:
         block = np.empty(int(megabytes) << 20, np.uint8)
         block[::4096] = 1  # one write per page maps it
         del block
+
+
+def limit_private_memory(nbytes: int) -> bool:
+    """Cap this process's private memory at ``nbytes``: allocations beyond it raise
+    ``MemoryError`` (numpy) instead of growing until the host runs out.
+
+    Uses ``RLIMIT_DATA``, which since Linux 4.7 counts private writable mappings (the heap and
+    anonymous ``mmap`` -- every numpy array) but not shared or file-backed mappings.
+    ``RLIMIT_AS`` would count those too, and a Ray worker maps its object store and
+    arena reservations (gigabytes of address space it never touches), so an address-space
+    limit low enough to matter breaks the worker.  A stage worker calls this at start with its
+    pool's memory budget.  The limit can only be lowered for good (the hard limit is set too).
+
+    Parameters
+    ----------
+    nbytes : int
+        Bytes of private memory allowed; ``<= 0`` leaves the limit alone.
+
+    Returns
+    -------
+    bool
+        Whether a limit is now in effect (False off Linux, or when ``nbytes <= 0``).
+    """
+    if nbytes <= 0 or not sys.platform.startswith("linux"):
+        return False
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    cap = nbytes if hard == resource.RLIM_INFINITY else min(nbytes, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    return True
+
+
+def private_memory_limit() -> int | None:
+    """This process's ``RLIMIT_DATA`` in bytes, or None when unlimited (or not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
+    return None if soft == resource.RLIM_INFINITY else int(soft)

@@ -29,20 +29,20 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
+from .boundary.keywords import KeywordReader
+from .errors import BadInputError
 
-def _get(header: fits.Header, key: str, default: Any = None) -> Any:
-    value = header.get(key, default)
-    return default if value is None or (isinstance(value, str) and not value.strip()) else value
+__all__ = ["ExposureMeta", "RampModel", "ImageModel", "MosaicModel", "RampFitOutput", "product_name"]
 
 
-def _observation_start(header: fits.Header) -> str:
+def _observation_start(keys: KeywordReader) -> str:
     """ISO start of the exposure (DATE-BEG, else DATE-OBS + TIME-OBS); "" when unknown.
     Reference files apply to exposures taken after their USEAFTER date."""
-    begin = _get(header, "DATE-BEG")
+    begin = keys.text("DATE-BEG", "")
     if begin:
-        return str(begin).strip()
-    date, time = _get(header, "DATE-OBS"), _get(header, "TIME-OBS", "00:00:00")
-    return f"{str(date).strip()}T{str(time).strip()}" if date else ""
+        return begin
+    date, time = keys.text("DATE-OBS", ""), keys.text("TIME-OBS", "00:00:00")
+    return f"{date}T{time}" if date else ""
 
 
 @dataclass(frozen=True)
@@ -85,47 +85,56 @@ class ExposureMeta:
                 "GROUPGAP", "TFRAME", "TGROUP")
 
     @classmethod
-    def from_header(cls, header: fits.Header, shape: tuple[int, ...] | None = None) -> ExposureMeta:
+    def from_header(cls, header: fits.Header, shape: tuple[int, ...] | None = None, *,
+                    source: str | None = None) -> ExposureMeta:
         """Build from a primary header; ``shape`` (the SCI shape) fills SUBSIZE when absent.
+
+        Every keyword is parsed through :class:`~streamcal.boundary.keywords.KeywordReader`:
+        integers in their physical ranges, finite times, printable-ASCII strings, FITS logicals.
+
+        Parameters
+        ----------
+        header : astropy.io.fits.Header
+        shape : tuple of int, optional
+            The data's shape; its last two axes are the frame ``(ny, nx)``.
+        source : str, optional
+            The file the header came from, named in errors (default: its FILENAME).
 
         Raises
         ------
-        KeyError
-            Naming every required keyword that is missing.
+        BadInputError
+            ``check="keywords"``: every required keyword that is missing, or the first value
+            that is of the wrong type or out of range.
         """
-        missing = [k for k in cls.REQUIRED if _get(header, k) is None]
+        source = source or _filename(header)
+        keys = KeywordReader(header, source)
+        missing = [k for k in cls.REQUIRED if not keys.present(k)]
         if missing:
-            raise KeyError(", ".join(missing))
-        ny, nx = (shape[-2], shape[-1]) if shape else (0, 0)
-        gainfact = _get(header, "GAINFACT")
-        return cls(
-            filename=str(_get(header, "FILENAME", "unknown")),
-            instrument=str(header["INSTRUME"]).strip().upper(),
-            detector=str(header["DETECTOR"]).strip().upper(),
-            exp_type=str(header["EXP_TYPE"]).strip().upper(),
-            nints=int(header["NINTS"]),
-            ngroups=int(header["NGROUPS"]),
-            nframes=int(header["NFRAMES"]),
-            groupgap=int(header["GROUPGAP"]),
-            tframe=float(header["TFRAME"]),
-            tgroup=float(header["TGROUP"]),
-            readpatt=str(_get(header, "READPATT", "ANY")).strip().upper(),
-            subarray=str(_get(header, "SUBARRAY", "FULL")).strip().upper(),
-            substrt1=int(_get(header, "SUBSTRT1", 1)),
-            substrt2=int(_get(header, "SUBSTRT2", 1)),
-            subsize1=int(_get(header, "SUBSIZE1", nx)),
-            subsize2=int(_get(header, "SUBSIZE2", ny)),
-            fastaxis=int(_get(header, "FASTAXIS", 1)),
-            slowaxis=int(_get(header, "SLOWAXIS", 2)),
-            noutputs=int(_get(header, "NOUTPUTS", 4 if nx >= 2048 else 1)),
-            frmdivsr=int(_get(header, "FRMDIVSR", _get(header, "NFRAMES", 1))),
-            filter=str(_get(header, "FILTER", "N/A")).strip().upper(),
-            pupil=str(_get(header, "PUPIL", "N/A")).strip().upper(),
-            tsovisit=bool(_get(header, "TSOVISIT", False)),
-            gainfact=None if gainfact is None else float(gainfact),
-            zeroframe=bool(_get(header, "ZEROFRAM", False)),
-            date_obs=_observation_start(header),
+            raise BadInputError(source, "keywords", f"missing required keywords: {', '.join(missing)}")
+        ny, nx = (shape[-2], shape[-1]) if shape and len(shape) >= 2 else (0, 0)
+        meta = cls(
+            filename=keys.text("FILENAME", "unknown", upper=False),
+            instrument=keys.text("INSTRUME"), detector=keys.text("DETECTOR"), exp_type=keys.text("EXP_TYPE"),
+            nints=keys.integer("NINTS"), ngroups=keys.integer("NGROUPS"), nframes=keys.integer("NFRAMES"),
+            groupgap=keys.integer("GROUPGAP"), tframe=keys.real("TFRAME"), tgroup=keys.real("TGROUP"),
+            readpatt=keys.text("READPATT", "ANY"), subarray=keys.text("SUBARRAY", "FULL"),
+            substrt1=keys.integer("SUBSTRT1", 1), substrt2=keys.integer("SUBSTRT2", 1),
+            subsize1=keys.integer("SUBSIZE1", nx), subsize2=keys.integer("SUBSIZE2", ny),
+            fastaxis=keys.integer("FASTAXIS", 1), slowaxis=keys.integer("SLOWAXIS", 2),
+            noutputs=keys.integer("NOUTPUTS", 4 if nx >= 2048 else 1),
+            frmdivsr=keys.integer("FRMDIVSR", keys.integer("NFRAMES")),
+            filter=keys.text("FILTER", "N/A"), pupil=keys.text("PUPIL", "N/A"),
+            tsovisit=keys.logical("TSOVISIT"), gainfact=keys.real("GAINFACT", required=False),
+            zeroframe=keys.logical("ZEROFRAM"), date_obs=_observation_start(keys),
         )
+        meta._check_axes(source)
+        return meta
+
+    def _check_axes(self, source: str) -> None:
+        """FASTAXIS and SLOWAXIS name the two detector axes, one each, with a sign."""
+        if sorted((abs(self.fastaxis), abs(self.slowaxis))) != [1, 2]:
+            raise BadInputError(source, "keywords", f"FASTAXIS={self.fastaxis} SLOWAXIS={self.slowaxis}: "
+                                                    "they must be +-1 and +-2, one each")
 
     @property
     def is_miri(self) -> bool:
@@ -231,6 +240,15 @@ class RampFitOutput:
     @property
     def meta(self) -> ExposureMeta:
         return self.rate.meta
+
+
+def _filename(header: fits.Header) -> str:
+    """The FILENAME keyword when it is usable text, for naming a header in errors."""
+    try:
+        name = header.get("FILENAME")
+    except Exception:  # a mangled card; the error about it comes from the keyword reader
+        return "header"
+    return name.strip() if isinstance(name, str) and name.strip() else "header"
 
 
 def product_name(filename: str, suffix: str) -> str:

@@ -1,5 +1,8 @@
 """Reading raw exposures as the archive ships them, writing products atomically."""
 
+import os
+import re
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -170,3 +173,187 @@ def test_read_cal_rejects_hostile_files(tmp_path, edit, words):
 
     with pytest.raises(BadInputError, match=words):
         read_cal(_hostile(tmp_path, edit))
+
+
+# ------------------------------------------------------------ the input boundary (issue 9, point 8)
+
+@pytest.fixture(scope="module")
+def small_uncal(tmp_path_factory, refs):
+    """A valid NIRCam SUB64P exposure (2 integrations of 3 groups)."""
+    from streamcal.sim import simulate_to_directory
+
+    out = tmp_path_factory.mktemp("small")
+    return simulate_to_directory(out, refs=refs, detector="NRCA1", exp_type="NRC_IMAGE", subarray="SUB64P",
+                                 ngroups=3, nints=2)[0]
+
+
+def _with_card(src, dest, hdu: int, key: str, value: bytes):
+    """``src`` with one raw card set (values astropy would never write: 1E999, 2**62 ...)."""
+    from streamcal.boundary.mutate import seed_from_bytes, set_card
+
+    seed = seed_from_bytes(src.name, src.read_bytes())
+    data = bytearray(seed.data)
+    assert set_card(data, seed.headers[hdu], key, value)
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+@pytest.mark.parametrize("hdu, key, value, check, words", [
+    (0, "NGROUPS", b"1E999", "keywords", "NGROUPS"),
+    (0, "NFRAMES", b"2147483648", "keywords", "NFRAMES: 2147483648 is outside 1..1024"),
+    (0, "NINTS", b"T", "keywords", "NINTS: True is not an integer"),
+    (0, "TFRAME", b"'fast'", "keywords", "TFRAME"),
+    (0, "DETECTOR", b"'NRC\xe9'", "fits", "non-ASCII"),
+    (0, "TSOVISIT", b"'F'", "keywords", "TSOVISIT: 'F' is not a logical"),
+    (0, "FASTAXIS", b"0", "keywords", "FASTAXIS=0"),
+    (0, "SUBSTRT1", b"2040", "window", "beyond the 2048x2048 frame"),
+    (0, "DETECTOR", b"'NRCZ9'", "keywords", "not a JWST detector"),
+    (1, "NAXIS1", b"4611686018427387904", "size", "GiB"),
+    (1, "NAXIS", b"999", "fits", "no NAXIS5 keyword"),
+    (1, "BZERO", b"1E999", None, None),
+])
+def test_hostile_cards_are_refused_with_a_reason(tmp_path, small_uncal, hdu, key, value, check, words):
+    """The findings of the fuzz run, one by one: each is a BadInputError naming the file and
+    the problem (BZERO = 1E999 is either refused or read as a finite number, never a crash)."""
+    path = _with_card(small_uncal, tmp_path / "hostile_uncal.fits", hdu, key, value)
+    if check is None:
+        try:
+            ramp = read_raw(path)
+        except BadInputError as exc:
+            assert exc.path == str(path)
+        else:
+            assert ramp.data.dtype == np.float32
+        return
+    with pytest.raises(BadInputError) as info:
+        read_raw(path)
+    assert info.value.path == str(path) and info.value.check == check, info.value
+    assert words in info.value.reason
+
+
+@pytest.mark.parametrize("how", ["RICE_1", "GZIP_1", "GZIP_2", "HCOMPRESS_1", "PLIO_1"])
+def test_tile_compressed_data_is_refused_unread(tmp_path, small_uncal, how):
+    """JWST files are never tile-compressed: compressed SCI (HCOMPRESS aborted the process in
+    cfitsio) is refused by the header walk, and a ZNAXIS of 2**62 changes nothing."""
+    from streamcal.boundary.mutate import seed_from_bytes, set_card
+    from streamcal.ingest import inspect
+
+    with fits.open(small_uncal) as hdul:
+        data = hdul["SCI"].data.astype(np.int32)
+        comp = fits.CompImageHDU(data, name="SCI", compression_type=how, tile_shape=(1, 1) + data.shape[-2:])
+        hdul["SCI"] = comp
+        hdul.writeto(tmp_path / "c_uncal.fits")
+    raw = (tmp_path / "c_uncal.fits").read_bytes()
+    seed = seed_from_bytes("c", raw)
+    edited = bytearray(raw)
+    set_card(edited, seed.headers[1], "ZNAXIS1", b"4611686018427387904")
+    (tmp_path / "z_uncal.fits").write_bytes(bytes(edited))
+    for name in ("c_uncal.fits", "z_uncal.fits"):
+        with pytest.raises(BadInputError, match=f"tile-compressed \\({how}\\)") as info:
+            read_raw(tmp_path / name)
+        assert info.value.check == "compressed"
+        assert inspect(tmp_path / name, tmp_path, stable_seconds=0).check == "compressed"
+
+
+def test_gzip_named_fits_and_odd_names(tmp_path, small_uncal):
+    import gzip
+
+    (tmp_path / "gz_uncal.fits").write_bytes(gzip.compress(small_uncal.read_bytes()))
+    with pytest.raises(BadInputError, match="not a readable FITS file") as info:
+        read_header(tmp_path / "gz_uncal.fits")
+    assert info.value.check == "fits"
+    for name in ("caf\u00e9_uncal.fits", "x" * 220 + "_uncal.fits", "tab\there_uncal.fits"):
+        (tmp_path / name).write_bytes(small_uncal.read_bytes())
+        with pytest.raises(BadInputError, match="file name") as info:
+            read_raw(tmp_path / name)
+        assert info.value.check == "name"
+
+
+def test_reads_that_cannot_hang(tmp_path, small_uncal):
+    """A named pipe is refused without blocking; a header with no END card in a 20 MB file is
+    refused after a bounded number of blocks (astropy re-read the whole file)."""
+    import threading
+    import time
+
+    fifo = tmp_path / "pipe_uncal.fits"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(_refusal(fifo)), daemon=True)
+    reader.start()
+    reader.join(5)
+    assert got == ["regular_file"]
+    data = bytearray(small_uncal.read_bytes())
+    end = data.find(b"END" + b" " * 77)
+    data[end:end + 80] = b"COMMENT".ljust(80)
+    (tmp_path / "noend_uncal.fits").write_bytes(bytes(data) + b"HISTORY and on".ljust(80) * 250_000)
+    start = time.perf_counter()
+    assert _refusal(tmp_path / "noend_uncal.fits") == "fits"
+    assert time.perf_counter() - start < 2.0
+
+
+def _refusal(path) -> str:
+    try:
+        read_raw(path)
+    except BadInputError as exc:
+        return exc.check
+    return "accepted"
+
+
+def test_memory_budget_is_checked_before_reading(tmp_path, small_uncal):
+    from streamcal.boundary import raw_read_bytes, set_memory_budget
+
+    needed = raw_read_bytes((2, 3, 64, 64), set())
+    assert read_raw(small_uncal, budget=needed).data.shape == (2, 3, 64, 64)
+    with pytest.raises(BadInputError, match="memory budget") as info:
+        read_raw(small_uncal, budget=needed - 1)
+    assert info.value.check == "budget"
+    set_memory_budget(needed - 1)
+    try:
+        assert _refusal(small_uncal) == "budget"
+    finally:
+        set_memory_budget(None)
+
+
+def test_arrays_that_disagree_with_sci(tmp_path, small_uncal):
+    """DQ arrays are checked against SCI from their headers, before any data are read."""
+    for name, array, words in (("PIXELDQ", np.zeros((64, 63), np.uint32), "PIXELDQ must be of shape (64, 64)"),
+                               ("GROUPDQ", np.zeros((2, 3, 64, 64), np.float32), "GROUPDQ must be"),
+                               ("ZEROFRAME", np.zeros((3, 64, 64), np.uint16), "ZEROFRAME must be of shape"),
+                               ("GROUP", np.zeros(4), "GROUP is a ImageHDU, not a binary table")):
+        with fits.open(small_uncal) as hdul:
+            if name in hdul:
+                del hdul[name]
+            hdul.append(fits.ImageHDU(array, name=name))
+            hdul.writeto(tmp_path / f"{name}_uncal.fits")
+        with pytest.raises(BadInputError, match=re.escape(words)):
+            read_raw(tmp_path / f"{name}_uncal.fits")
+
+
+def test_data_frame_must_match_the_window_before_any_step(tmp_path, small_uncal, refs):
+    """SUBSIZE disagreeing with the data (the references are cut by it) is bad input at the
+    runner's check, not an IndexError in dq_init; nothing is written."""
+    from streamcal.pipelines import calibrate_file
+
+    with fits.open(small_uncal) as hdul:
+        hdul[0].header["SUBSIZE1"] = 128
+        hdul.writeto(tmp_path / "wide_uncal.fits")
+    out = tmp_path / "out"
+    with pytest.raises(BadInputError, match="SUBSIZE2 x SUBSIZE1 is 64x128") as info:
+        calibrate_file(tmp_path / "wide_uncal.fits", out, refs)
+    assert info.value.check == "window"
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_a_reference_that_does_not_fit_the_data(tmp_path, small_uncal, refs):
+    """A mask of another frame size is named as a broken reference before dq_init runs."""
+    from streamcal.errors import ReferenceFileError
+    from streamcal.pipelines import calibrate_file
+    from streamcal.refs import ReferenceSet
+
+    ramp = read_raw(small_uncal)
+    with fits.open(refs.select("mask", ramp.meta)) as hdul:
+        hdul[0].header["SUBSIZE1"], hdul[0].header["SUBSIZE2"] = 64, 64   # claims the window, holds 2048x2048
+        hdul[0].header["SUBARRAY"] = "SUB64P"
+        hdul.writeto(tmp_path / "mask.fits")
+    odd = ReferenceSet(overrides={"mask": tmp_path / "mask.fits"}, cache_dir=refs.directory)
+    with pytest.raises(ReferenceFileError, match="dq_init: mask reference .* the data frame is \\(64, 64\\)"):
+        calibrate_file(small_uncal, tmp_path / "out", odd)

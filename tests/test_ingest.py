@@ -222,6 +222,47 @@ def test_real_jwst_file_ok_and_every_cut_incomplete(tmp_path, fgs_acq1):
         assert r.incomplete, (n, r)
 
 
+class TestHostileFiles:
+    """The input boundary's rules applied at landing: what the readers would refuse is bad here
+    already, with the same check, so it is quarantined before any worker sees it."""
+
+    @pytest.mark.parametrize("how", ["RICE_1", "GZIP_2", "HCOMPRESS_1", "PLIO_1"])
+    def test_tile_compressed_is_bad_at_once(self, landing, how):
+        hdul = fits.open(io.BytesIO(fits_bytes(nints=1, ngroups=1)))
+        data = hdul["SCI"].data.astype(np.int32)
+        hdul["SCI"] = fits.CompImageHDU(data, name="SCI", compression_type=how, tile_shape=(1, 1, 8, 8))
+        hdul.writeto(landing / "c_uncal.fits")
+        r = inspect(landing / "c_uncal.fits", landing, stable_seconds=OLD)
+        assert r.bad and r.check == "compressed" and how in r.reason
+
+    @pytest.mark.parametrize("name", ["na\u00efve_uncal.fits", "x" * 201 + ".fits", "new\nline_uncal.fits"])
+    def test_odd_names_are_bad(self, landing, name):
+        r = inspect(write(landing / name, fits_bytes()), landing, stable_seconds=OLD)
+        assert r.bad and r.check == "name"
+
+    def test_gzip_under_a_fits_name_is_not_fits(self, landing):
+        import gzip
+
+        r = inspect(write(landing / "g_uncal.fits", gzip.compress(fits_bytes())), landing, stable_seconds=OLD)
+        assert r.bad and r.check == "fits"
+
+    def test_header_without_end_is_bad_after_bounded_reading(self, landing):
+        data = bytearray(header_only(BITPIX=8, NAXIS=0, EXTEND=True))
+        end = data.find(b"END" + b" " * 77)
+        data[end:end + 80] = b"COMMENT".ljust(80)  # the header never ends: 16 MB of cards follow
+        start = time.perf_counter()
+        r = inspect(write(landing / "n_uncal.fits", bytes(data) + b"HISTORY x".ljust(80) * 200_000), landing)
+        assert r.bad and r.check == "fits" and "no END card" in r.reason
+        assert time.perf_counter() - start < 1.0
+
+    def test_layout_summarises_each_hdu(self):
+        data = fits_bytes(nints=2, ngroups=3, ny=8, nx=8)
+        layout = scan_layout(io.BytesIO(data), len(data), max_bytes=2**30)
+        sci = layout.hdus[1]
+        assert (sci.extname, sci.xtension, sci.bitpix, sci.axes, sci.compression) == ("SCI", "IMAGE", 16, (8, 8, 3, 2), "")
+        assert sci.data_bytes == 2 * 3 * 8 * 8 * 2 and layout.hdus[2].xtension == "BINTABLE"
+
+
 class TestContentSha256:
     def test_same_content_other_name_is_a_duplicate(self, landing):
         data = fits_bytes()

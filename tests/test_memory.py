@@ -98,3 +98,35 @@ def test_a_retaining_worker_does_not_grow_per_exposure(tmp_path):
     for name in ("main", "helper"):
         series = rss[name]
         assert max(series[4:]) - series[3] <= 8, (name, series)
+
+
+_LIMITED = """
+import json, numpy as np
+from streamcal import memory
+out = {"set": memory.limit_private_memory(512 << 20), "limit": memory.private_memory_limit()}
+small = np.ones(200 << 20, np.uint8)          # 200 MB: within the cap
+out["small"] = int(small[::4096].sum())
+try:
+    np.ones(600 << 20, np.uint8)              # 600 MB: beyond it
+    out["big"] = "allocated"
+except MemoryError:
+    out["big"] = "MemoryError"
+memory.retain_freed_memory()                 # heap (brk) allocations are private memory too
+try:
+    np.ones(600 << 20, np.uint8)
+    out["heap"] = "allocated"
+except MemoryError:
+    out["heap"] = "MemoryError"
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA counts anonymous mappings on Linux >= 4.7")
+def test_private_memory_limit_turns_a_runaway_allocation_into_memory_error():
+    """Under a 512 MB cap a 200 MB array is fine and a 600 MB one raises MemoryError, whether
+    numpy's memory comes from mmap or (with retain_freed_memory) from the heap; the process
+    carries on either way."""
+    got = json.loads(subprocess.run([sys.executable, "-c", _LIMITED], capture_output=True, text=True,
+                                    check=True).stdout)
+    assert got == {"set": True, "limit": 512 << 20, "small": (200 << 20) // 4096, "big": "MemoryError",
+                   "heap": "MemoryError"}

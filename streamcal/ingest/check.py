@@ -3,7 +3,9 @@
 Completeness comes from the FITS headers (the file is as long as its HDUs declare, see
 :mod:`streamcal.ingest.layout`); when the headers cannot tell (not written yet, or ambiguous),
 the file must have been left unchanged for ``stable_seconds``. Nothing here follows a symlink,
-opens anything but a regular file, or reads FITS data.
+opens anything but a regular file, or reads FITS data.  The name and the structure are judged
+by the input boundary's rules (:mod:`streamcal.boundary.files`: printable bounded names, bounded
+headers, no tile-compressed HDUs), so what ingest accepts the readers accept too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .layout import LayoutError, scan_layout
+from ..boundary.files import MAX_HDUS, MAX_HEADER_BLOCKS, check_layout, check_name
+from ..errors import BadInputError
+from ..boundary.layout import LayoutError, scan_layout
 
 __all__ = ["Status", "Inspection", "inspect", "inspect_asn", "content_sha256", "group_by_content", "MAX_BYTES"]
 
@@ -105,6 +109,28 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _not_a_plain_file(path: Path, root: str, mode: int) -> Inspection | None:
+    """The verdict on a symlink, a path leading outside the landing directory, anything but a
+    regular file, or a name the boundary refuses; None for a plain regular file."""
+    if stat.S_ISLNK(mode):
+        return _link_verdict(path, root)
+    if not _inside(os.path.realpath(path), root):
+        return Inspection(path, Status.BAD, "symlink", "path resolves outside the landing directory")
+    if not stat.S_ISREG(mode):
+        return Inspection(path, Status.BAD, "regular_file", f"{_kind(mode)}, not a regular file")
+    try:
+        check_name(path)
+    except BadInputError as err:
+        return Inspection(path, Status.BAD, err.check, err.reason)
+    return None
+
+
+def _scan(path: Path, size: int, max_bytes: int):
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        return scan_layout(f, size, max_bytes=max_bytes, max_header_blocks=MAX_HEADER_BLOCKS, max_hdus=MAX_HDUS)
+
+
 def inspect(path: str | os.PathLike, landing: str | os.PathLike, *, stable_seconds: float = 2.0,
             settle_seconds: float = 0.0, max_bytes: int = MAX_BYTES, now: float | None = None) -> Inspection:
     """Classify a candidate in the landing directory as ok, incomplete, bad or gone.
@@ -138,12 +164,9 @@ def inspect(path: str | os.PathLike, landing: str | os.PathLike, *, stable_secon
         st = os.lstat(path)
     except FileNotFoundError:
         return Inspection(path, Status.GONE, "exists", "no such file")
-    if stat.S_ISLNK(st.st_mode):
-        return _link_verdict(path, root)
-    if not _inside(os.path.realpath(path), root):
-        return Inspection(path, Status.BAD, "symlink", "path resolves outside the landing directory")
-    if not stat.S_ISREG(st.st_mode):
-        return Inspection(path, Status.BAD, "regular_file", f"{_kind(st.st_mode)}, not a regular file")
+    kind = _not_a_plain_file(path, root, st.st_mode)
+    if kind is not None:
+        return kind
     age = now - st.st_mtime
     stable = age >= stable_seconds
     base = dict(size=st.st_size, mtime_ns=st.st_mtime_ns)
@@ -152,9 +175,7 @@ def inspect(path: str | os.PathLike, landing: str | os.PathLike, *, stable_secon
             return Inspection(path, Status.BAD, "empty", f"zero-byte file (unchanged for {age:.1f} s)", **base)
         return Inspection(path, Status.INCOMPLETE, "empty", "zero bytes so far", **base)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as f:
-            layout = scan_layout(f, st.st_size, max_bytes=max_bytes)
+        layout = _scan(path, st.st_size, max_bytes)
     except FileNotFoundError:
         return Inspection(path, Status.GONE, "exists", "no such file")
     except LayoutError as err:
@@ -162,6 +183,11 @@ def inspect(path: str | os.PathLike, landing: str | os.PathLike, *, stable_secon
     except OSError as err:
         return Inspection(path, Status.BAD, "read", f"cannot read: {err.strerror or err}", **base)
     base["declared"] = layout.declared
+    if layout.complete:
+        try:
+            check_layout(path, layout)  # tile compression: refused now, not when a worker reads it
+        except BadInputError as err:
+            return Inspection(path, Status.BAD, err.check, err.reason, **base)
     if not layout.complete:
         if stable:
             return Inspection(path, Status.BAD, "truncated",

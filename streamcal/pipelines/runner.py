@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .. import router
+from .. import boundary, router
 from ..errors import BadInputError, NotImplementedStepError, ReferenceFileError
 from ..fitsio import read_raw, write_image, write_mosaic, write_ramp
 from ..models import ImageModel, MosaicModel, RampModel, product_name
@@ -126,6 +126,9 @@ def _run_step(name: str, model, refs, params: StepParams, inputs: Mapping[str, A
     if hasattr(step, "check_supported"):
         step.check_supported(model.meta)
     found, missing = _refs_for(step, model.meta, refs)
+    frame = _frame_shape(model)
+    if frame is not None:  # once here, for every step: no kernel ever indexes data with a misfit reference
+        boundary.check_reference_arrays(found, frame, name)
     record.reffiles = {k: v.path for k, v in found.items()}
     if missing:
         if name in _ESSENTIAL:
@@ -138,6 +141,36 @@ def _run_step(name: str, model, refs, params: StepParams, inputs: Mapping[str, A
     record.seconds = time.perf_counter() - start
     record.status, record.note = report.status, report.note
     return model, record, dict(report.keywords)
+
+
+def _frame_shape(model) -> tuple[int, int] | None:
+    """``(ny, nx)`` of the data a step gets (a ramp, an image, ramp_fit's output); None for
+    inputs without one frame (image3's lists of models)."""
+    data = getattr(model, "data", None)
+    if data is None and hasattr(model, "rate"):
+        data = model.rate.data
+    return tuple(data.shape[-2:]) if getattr(data, "ndim", 0) >= 2 else None
+
+
+def check_ramp(ramp: RampModel, source: str, budget: int | None = None) -> None:
+    """What stage 1 checks before its first step: the ramp's arrays agree with each other and
+    its frame with the header's window (which cuts the references), NIRSpec IRS2 frames (not
+    implemented) are refused, and the stage's working set
+    (:data:`streamcal.boundary.STAGE1_WORKING_SET` times the float32 ramp) fits the budget.
+
+    Raises
+    ------
+    BadInputError
+        Arrays that disagree, or a working set over the budget.
+    NotImplementedStepError
+        An IRS2 readout.
+    """
+    boundary.check_ramp_arrays(source, ramp)
+    if ramp.meta.readpatt.startswith("NRSIRS2") and ramp.data.shape[-1] != ramp.meta.subsize1:
+        raise NotImplementedStepError(f"{source}: NIRSpec IRS2 readouts ({ramp.meta.readpatt}) are not implemented")
+    boundary.check_frame(source, ramp.meta, ramp.data.shape[-2:])
+    boundary.check_budget(source, f"calibrating a ramp of shape {ramp.data.shape}",
+                          boundary.STAGE1_WORKING_SET * 4.0 * ramp.data.size, budget)
 
 
 def status_keyword(name: str) -> str:
@@ -203,7 +236,7 @@ def _products(spec: PipelineSpec, model, route_tso: bool) -> list[Product]:
 
 
 def run_pipeline(ramp: RampModel, refs, options: CalibrationOptions = CalibrationOptions(), *,
-                 input_name: str = "", input_sha256: str = "") -> PipelineResult:
+                 input_name: str = "", input_sha256: str = "", budget: int | None = None) -> PipelineResult:
     """Run the stage-1 pipeline an exposure calls for, in memory.
 
     Parameters
@@ -214,12 +247,20 @@ def run_pipeline(ramp: RampModel, refs, options: CalibrationOptions = Calibratio
         Where reference files come from.
     options : CalibrationOptions
         Pipeline choice and step parameters.
+    budget : int, optional
+        Bytes the run may use; default the process's memory budget.
 
     Returns
     -------
     PipelineResult
         Products (not yet written) and the provenance record.
+
+    Raises
+    ------
+    BadInputError
+        EXP_TYPE not routable, arrays that disagree, more memory than the budget.
     """
+    check_ramp(ramp, input_name or ramp.meta.filename, budget)
     try:
         route = router.route(ramp.header)
     except KeyError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -25,9 +26,26 @@ def _kind(path: Path) -> str:
     return "file"
 
 
+#: Longest quarantine name kept as it is, in bytes: ``<name>~N.reason.json`` and its temporary
+#: ``.<name>.reason.json.XXXXXXXX.part`` must stay within the 255-byte limit of file names.
+_MAX_NAME_BYTES = 200
+
+
+def _short_name(name: str) -> str:
+    """``name``, or for a name too long to carry the quarantine's suffixes its first characters,
+    a hash of the whole name and its extension (the full name is kept in the reason file)."""
+    if len(name.encode("utf-8", "surrogateescape")) <= _MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    ext = name[name.rfind("."):] if "." in name[-12:] else ""
+    head = name[:100].encode("utf-8", "surrogateescape")[:100].decode("utf-8", "ignore")
+    return f"{head}~{digest}{ext[:12]}"
+
+
 def _reserve(qdir: Path, name: str) -> Path:
     """A free target name in ``qdir``, reserved by creating its ``.reason.json`` exclusively
     (so two quarantines racing for one name get two names): ``name``, ``stem~1.ext``, ..."""
+    name = _short_name(name)
     base, dot, ext = name.partition(".") if not name.startswith(".") else (name, "", "")
     for k in range(100000):
         candidate = name if k == 0 else f"{base}~{k}{dot}{ext}"

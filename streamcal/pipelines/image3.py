@@ -283,7 +283,7 @@ def write_image3(result: Image3Result, out_dir: str | Path, *, acid: str = "",
                 header = result.mosaic.header.copy()
                 header["FILENAME"] = f"{result.product}_segm.fits"
                 written.append(write_segm(result.catalog.segm, out_dir / f"{result.product}_segm.fits",
-                                          header, result.mosaic.sci_header))
+                                          header, result.mosaic.sci_header, result.mosaic.wcs))
         for model in result.crf:
             path = out_dir / crf_name(model.meta.filename, acid)
             model.header["FILENAME"] = path.name

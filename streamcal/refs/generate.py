@@ -244,6 +244,8 @@ def _file_tag(reftype: str, detector: Detector, meta: ExposureMeta | None) -> st
     """File-name tag: the window of per-window types, the filter of per-filter flats."""
     if reftype in PER_WINDOW_TYPES:
         return window_tag(detector, meta)
+    if reftype == "distortion":
+        return synth_wcs.distortion_tag(detector)
     return synth_stage2.flat_tag(detector, meta) if reftype == "flat" else None
 
 

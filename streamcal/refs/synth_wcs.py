@@ -26,7 +26,7 @@ import numpy as np
 from astropy import units as u
 
 from .. import router
-from ..detectors import Detector
+from ..detectors import NIR_BORDER, Detector
 from ..wcs.apertures import VPARITY, aperture_reference
 from ..wcs.distortion import polynomial_distortion
 
@@ -80,6 +80,22 @@ def distortion_terms(detector: Detector) -> tuple[dict, dict]:
     return dx, dy
 
 
+def valid_area(detector: Detector) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """Pixel-edge ``((x0, x1), (y0, y1))`` bounding box a distortion file carries: the MIRI
+    imager's leaves out the 4 reference columns on each side, as the CRDS files do (and as
+    jwst's assign_wcs assumes for MIRI imaging); the others carry none."""
+    if detector.name != "MIRIMAGE":
+        return None
+    ny, nx = detector.shape
+    return (NIR_BORDER - 0.5, nx - NIR_BORDER - 0.5), (-0.5, ny - 0.5)
+
+
+def distortion_tag(detector: Detector) -> str | None:
+    """File-name tag of a distortion file with a bounding box, so caches holding the earlier,
+    box-less file of the same version are not reused."""
+    return "bbox" if valid_area(detector) is not None else None
+
+
 def distortion_model(detector: Detector):
     """The synthetic distortion transform of a detector (see the module description)."""
     ny, nx = detector.shape
@@ -87,7 +103,7 @@ def distortion_model(detector: Detector):
     dx, dy = distortion_terms(detector)
     return polynomial_distortion(x_ref=(nx - 1) / 2.0, y_ref=(ny - 1) / 2.0, scale=detector.pixel_scale,
                                  dx_terms=dx, dy_terms=dy, v2_ref=v2, v3_ref=v3, v3yangle=yang,
-                                 vparity=VPARITY, shape=(ny, nx))
+                                 vparity=VPARITY, shape=(ny, nx), bounding_box=valid_area(detector))
 
 
 def _meta(detector: Detector, reftype: str, model_type: str, name: str, description: str) -> dict:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
-from astropy.modeling import Model, fitting
+from astropy.modeling import Model, bind_bounding_box, fitting
 from astropy.modeling.models import Mapping as AxisMapping
 from astropy.modeling.models import Polynomial2D, Shift
 
@@ -36,7 +36,8 @@ def _ideal_polynomial(scale: float, terms: Mapping[str, float], linear: str, deg
 
 def polynomial_distortion(*, x_ref: float, y_ref: float, scale: float, dx_terms: Mapping[str, float],
                           dy_terms: Mapping[str, float], v2_ref: float, v3_ref: float, v3yangle: float,
-                          vparity: int = -1, shape: tuple[int, int] | None = None) -> Model:
+                          vparity: int = -1, shape: tuple[int, int] | None = None,
+                          bounding_box: tuple[tuple[float, float], tuple[float, float]] | None = None) -> Model:
     """Detector (0-based x, y pix) -> V2/V3 arcsec, with a fitted inverse.
 
     Parameters
@@ -52,6 +53,9 @@ def polynomial_distortion(*, x_ref: float, y_ref: float, scale: float, dx_terms:
         Aperture placement (arcsec, arcsec, deg, +-1).
     shape : (ny, nx), optional
         Detector size over which the inverse is fitted (default: 2048 x 2048).
+    bounding_box : ((x0, x1), (y0, y1)), optional
+        Pixel-edge limits of the valid (light-sensitive) area, full-frame 0-based pixels, as
+        CRDS files carry it (MIRI imager: the reference columns left out); None: no limits.
 
     Examples
     --------
@@ -71,6 +75,9 @@ def polynomial_distortion(*, x_ref: float, y_ref: float, scale: float, dx_terms:
     forward = to_ideal | to_v2v3
     forward.inverse = to_v2v3.inverse | _fit_inverse(to_ideal, x_ref, y_ref, shape or (2048, 2048))
     forward.name = "distortion"
+    if bounding_box is not None:
+        # gwcs order: x interval first (astropy's order="F")
+        bind_bounding_box(forward, bounding_box, order="F")
     return forward
 
 

@@ -47,9 +47,25 @@ def filter_offset(filters: Iterable[Mapping], filter_name: str, pupil: str | Non
     return None
 
 
+def valid_area(distortion: Model) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """The ``((x0, x1), (y0, y1))`` pixel-edge limits a DISTORTION transform carries (CRDS
+    MIRI imager files: the reference columns left out); None when it carries none."""
+    try:
+        box = distortion.bounding_box
+    except NotImplementedError:
+        return None
+    (x0, x1), (y0, y1) = box.bounding_box(order="F")
+    return (float(x0), float(x1)), (float(y0), float(y1))
+
+
 def exposure_wcs(pointing: Pointing, distortion: Model, *, shape: tuple[int, int],
                  substrt: tuple[int, int] = (1, 1), offset: tuple[float, float] = (0.0, 0.0)) -> WCS:
     """The imaging gwcs of an exposure.
+
+    Its bounding box follows jwst 3.0's assign_wcs: a subarray not starting at the first
+    pixel covers the whole subarray; otherwise the distortion's own valid area (CRDS MIRI
+    imager files leave out the reference columns) when it has one, else the whole image.  The
+    footprint (S_REGION) and hence resample's output grid follow from it.
 
     Parameters
     ----------
@@ -65,7 +81,15 @@ def exposure_wcs(pointing: Pointing, distortion: Model, *, shape: tuple[int, int
     """
     dx = substrt[0] - 1 + offset[0]
     dy = substrt[1] - 1 + offset[1]
-    return imaging_wcs(pointing, distortion, shape=shape, offset=(dx, dy))
+    area = valid_area(distortion)
+    # a copy: without shifts the WCS's forward transform is the model itself, and setting the
+    # WCS's bounding box would rebind the box of the reference file's (cached, shared) model
+    wcs = imaging_wcs(pointing, distortion.copy(), shape=shape, offset=(dx, dy))
+    if tuple(substrt) == (1, 1) and area is not None:
+        # jwst keeps the reference file's box only without a subarray shift; pixel coordinates
+        # of such an image are full-frame ones, so the box applies as it is
+        wcs.bounding_box = area
+    return wcs
 
 
 def sip_cards(wcs: WCS, shape: tuple[int, int], *, max_pix_error: float = 0.01, degree: int | None = None,
@@ -110,11 +134,22 @@ def replace_wcs_cards(header: fits.Header, cards: fits.Header) -> None:
     header.extend(cards, update=True)
 
 
-def s_region(wcs: WCS, shape: tuple[int, int]) -> str:
-    """``POLYGON ICRS ra1 dec1 ... ra4 dec4`` of the image corners (pixel edges), deg, the
-    S_REGION keyword of jwst products."""
+def footprint_corners(wcs: WCS, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-edge corners (x, y) of a WCS's bounding box (of the whole ``shape`` (ny, nx)
+    image when it has none), in gwcs ``footprint`` order: (x0, y0), (x0, y1), (x1, y1),
+    (x1, y0)."""
     ny, nx = shape
-    x = np.array([-0.5, nx - 0.5, nx - 0.5, -0.5])
-    y = np.array([-0.5, -0.5, ny - 0.5, ny - 0.5])
+    (x0, x1), (y0, y1) = ((-0.5, nx - 0.5), (-0.5, ny - 0.5))
+    if wcs.bounding_box is not None:
+        (x0, x1), (y0, y1) = wcs.bounding_box.bounding_box(order="F")
+    return np.array([x0, x0, x1, x1], float), np.array([y0, y1, y1, y0], float)
+
+
+def s_region(wcs: WCS, shape: tuple[int, int]) -> str:
+    """``POLYGON ICRS ra1 dec1 ... ra4 dec4`` (deg) of the corners of the WCS's valid area
+    (:func:`footprint_corners`), the S_REGION keyword of jwst products; jwst's resample builds
+    its output grid from these strings."""
+    x, y = footprint_corners(wcs, shape)
     ra, dec = wcs(x, y, with_bounding_box=False)
+    ra = np.mod(ra, 360.0)  # as jwst writes it: RA in [0, 360)
     return "POLYGON ICRS " + " ".join(f"{r:.9f} {d:.9f}" for r, d in zip(ra, dec))

@@ -1,10 +1,23 @@
 """The output grid of resample: a tangent-plane (TAN) WCS that covers every input footprint.
 
-Rules (jwst resample, jwst_spec §4.1): the orientation and pixel scale are those of the first
-input unless ``rotation`` / ``pixel_scale`` / ``pixel_scale_ratio`` say otherwise; the
-reference point (CRVAL) is the centre of the union of the footprints unless ``crval`` is
-given; the shape covers every footprint unless ``output_shape`` is given (then CRPIX defaults
-to its centre).  All pixel coordinates here are 0-based, (x, y) order; array shapes (ny, nx).
+Two constructions, both following jwst resample's rules (jwst_spec §4.1): the orientation and
+pixel scale are those of the first input unless ``rotation`` / ``pixel_scale`` /
+``pixel_scale_ratio`` say otherwise; the reference point (CRVAL) is the centre of the inputs'
+footprints unless ``crval`` is given; the shape covers the footprints unless ``output_shape``
+is given.
+
+- :func:`footprint_grid` is jwst 3.0's own (stcal ``wcs_from_sregions``), for inputs that
+  carry S_REGION and the pointing keywords (every product of assign_wcs): footprints are the
+  S_REGION polygons (the corners of each WCS's valid area, so MIRI's reference columns are
+  left out), CRVAL the middle of their extent in unit-vector space, the orientation the first
+  input's ROLL_REF / V3I_YANG / VPARITY, the scale measured at its (RA_REF, DEC_REF); the
+  lowest footprint corner falls on the centre of pixel 0 and the size is the extent rounded
+  to the nearest pixel.  The same inputs give jwst's shape, CRPIX and CRVAL.
+- :func:`output_grid`, for WCSs without those keywords: orientation from the first input's
+  local Jacobian, CRVAL the mean direction of densely sampled edges, and a shape that
+  contains every input pixel edge.
+
+All pixel coordinates here are 0-based, (x, y) order; array shapes (ny, nx).
 
 The grid is a pure FITS TAN projection, so it is exactly representable both as a gwcs (used
 for drizzle pixel maps) and as FITS keywords (written into the i2d SCI header).
@@ -24,6 +37,11 @@ from astropy.modeling import models as m
 from astropy.wcs import WCS as FitsWCS
 from gwcs import WCS
 from gwcs import coordinate_frames as cf
+
+from ...wcs import Pointing
+
+__all__ = ["OutputGrid", "GridRequest", "output_grid", "footprint_grid", "parse_s_region", "footprint", "sky_center",
+           "extent_center", "local_jacobian", "orientation", "aperture_orientation", "scale_at", "to_plane"]
 
 #: Spacing, input pixels, of the points sampled along each input's edges for its footprint.
 _EDGE_STEP = 16
@@ -142,17 +160,29 @@ def footprint(wcs, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     ra, dec : ndarray, float64
-        Points every <= 16 pixels around the border at the pixel edges (-0.5, n - 0.5), so the
-        footprint includes whole edge pixels even under distortion.
+        Points every <= 16 pixels around the border of the valid area (the gwcs's bounding
+        box, else the image) at pixel edges, so the footprint includes whole edge pixels even
+        under distortion.
     """
-    ny, nx = shape
-    xs = np.unique(np.r_[np.arange(-0.5, nx - 0.5, _EDGE_STEP), nx - 0.5])
-    ys = np.unique(np.r_[np.arange(-0.5, ny - 0.5, _EDGE_STEP), ny - 0.5])
-    x = np.r_[xs, np.full(ys.size, nx - 0.5), xs[::-1], np.full(ys.size, -0.5)]
-    y = np.r_[np.full(xs.size, -0.5), ys, np.full(xs.size, ny - 0.5), ys[::-1]]
+    (x0, x1), (y0, y1) = _valid_edges(wcs, shape)
+    xs = np.unique(np.r_[np.arange(x0, x1, _EDGE_STEP), x1])
+    ys = np.unique(np.r_[np.arange(y0, y1, _EDGE_STEP), y1])
+    x = np.r_[xs, np.full(ys.size, x1), xs[::-1], np.full(ys.size, x0)]
+    y = np.r_[np.full(xs.size, y0), ys, np.full(xs.size, y1), ys[::-1]]
     ra, dec = _without_bbox(wcs, x, y)
     good = np.isfinite(ra) & np.isfinite(dec)
     return np.asarray(ra)[good], np.asarray(dec)[good]
+
+
+def _valid_edges(wcs, shape: tuple[int, int]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Pixel-edge ``((x0, x1), (y0, y1))`` of an image's valid area: a gwcs's bounding box
+    (MIRI imager: the reference columns left out, as jwst's footprints do), else the image."""
+    ny, nx = shape
+    box = getattr(wcs, "bounding_box", None)
+    if box is None:
+        return (-0.5, nx - 0.5), (-0.5, ny - 0.5)
+    (x0, x1), (y0, y1) = box.bounding_box(order="F")
+    return (float(x0), float(x1)), (float(y0), float(y1))
 
 
 def _without_bbox(wcs, x, y):
@@ -269,3 +299,125 @@ def _extent(u_pix, v_pix, crpix, output_shape):
     nx = math.ceil(u_pix.max() - u_pix.min() - _SLACK)
     ny = math.ceil(v_pix.max() - v_pix.min() - _SLACK)
     return (ny, nx), (float(-u_pix.min() - 0.5), float(-v_pix.min() - 0.5))
+
+
+# --------------------------------------------------------- jwst 3.0's grid from S_REGIONs
+
+def parse_s_region(text: str) -> np.ndarray:
+    """The (N, 2) RA, Dec vertices (deg) of an S_REGION ``POLYGON ICRS ...`` string.
+
+    Raises
+    ------
+    ValueError
+        Not an even number of numbers, or fewer than three vertices.
+    """
+    numbers = np.array([float(v) for v in str(text).replace("POLYGON", " ").replace("ICRS", " ").split()])
+    if numbers.size % 2 or numbers.size < 6:
+        raise ValueError(f"S_REGION is not a polygon: {text!r}")
+    return numbers.reshape(-1, 2)
+
+
+def extent_center(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float]:
+    """jwst's fiducial: the direction of the middle of the points' extent along each
+    Cartesian axis (the bounding-box centre of their unit vectors), deg."""
+    r, d = np.radians(ra), np.radians(dec)
+    vec = [np.cos(d) * np.cos(r), np.cos(d) * np.sin(r), np.sin(d)]
+    x, y, z = ((float(v.max()) + float(v.min())) / 2.0 for v in vec)
+    return math.degrees(math.atan2(y, x)) % 360.0, math.degrees(math.atan2(z, math.hypot(x, y)))
+
+
+def aperture_orientation(pointing: Pointing, rotation_deg: float | None = None) -> np.ndarray:
+    """jwst's output PC matrix from the first input's aperture: the angle ROLL_REF - VPARITY *
+    V3I_YANG (or ``rotation_deg``, the position angle of +y), x flipped by VPARITY."""
+    yang = math.radians(pointing.v3yangle)
+    roll = math.radians(pointing.roll_ref) if rotation_deg is None else math.radians(rotation_deg) + pointing.vparity * yang
+    angle = roll - pointing.vparity * yang
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[pointing.vparity * c, s], [-pointing.vparity * s, c]])
+
+
+def scale_at(wcs, ra: float, dec: float) -> float:
+    """Pixel scale (deg) of a WCS at a sky position: the geometric mean of the angular lengths
+    of one-pixel steps along x and y there (jwst/stcal ``compute_scale``)."""
+    x, y = (float(v) for v in wcs.invert(ra, dec, with_bounding_box=False))
+    lon, lat = _without_bbox(wcs, np.array([x, x + 1.0, x]), np.array([y, y, y + 1.0]))
+    points = coord.SkyCoord(np.asarray(lon), np.asarray(lat), unit="deg")
+    return math.sqrt(points[0].separation(points[1]).deg * points[0].separation(points[2]).deg)
+
+
+@dataclass(frozen=True)
+class GridRequest:
+    """What a user may fix of the output grid (jwst resample parameters; None: computed).
+
+    Attributes
+    ----------
+    pixel_scale_ratio : float
+        Output / input pixel scale (ignored when ``pixel_scale`` is given).
+    pixel_scale : float or None
+        Output pixel scale, arcsec.
+    rotation : float or None
+        Position angle of the output +y axis, deg east of north.
+    crpix : (x, y) or None
+        0-based reference pixel.
+    crval : (ra, dec) or None
+        Reference point, deg.
+    output_shape : (ny, nx) or None
+        Output shape.
+    """
+
+    pixel_scale_ratio: float = 1.0
+    pixel_scale: float | None = None
+    rotation: float | None = None
+    crpix: tuple[float, float] | None = None
+    crval: tuple[float, float] | None = None
+    output_shape: tuple[int, int] | None = None
+
+
+def footprint_grid(footprints: Sequence[np.ndarray], ref_wcs, pointing: Pointing,
+                   request: GridRequest = GridRequest()) -> OutputGrid:
+    """jwst 3.0's output grid (stcal ``wcs_from_sregions``) from the inputs' S_REGIONs.
+
+    Parameters
+    ----------
+    footprints : sequence of (N, 2) arrays
+        RA, Dec vertices (deg) of every input (:func:`parse_s_region`).
+    ref_wcs : gwcs.WCS
+        The first input's WCS (its pixel scale at RA_REF, DEC_REF sets the output's).
+    pointing : Pointing
+        The first input's RA_REF, DEC_REF, ROLL_REF, V3I_YANG, VPARITY.
+    request : GridRequest
+        Scale, orientation, reference point and shape the user fixed.
+
+    Returns
+    -------
+    OutputGrid
+
+    Raises
+    ------
+    ValueError
+        No footprints, or a computed shape smaller than 2 x 2.
+    """
+    if not len(footprints):
+        raise ValueError("resample needs at least one input footprint")
+    points = np.vstack([np.asarray(f, float) for f in footprints])
+    r = request
+    center = tuple(float(v) for v in r.crval) if r.crval is not None else extent_center(points[:, 0], points[:, 1])
+    scale = (r.pixel_scale / 3600.0 if r.pixel_scale
+             else scale_at(ref_wcs, pointing.ra_ref, pointing.dec_ref) * r.pixel_scale_ratio)
+    cd = aperture_orientation(pointing, r.rotation) * scale
+    u_pix, v_pix = np.linalg.solve(cd, np.vstack(to_plane(points[:, 0], points[:, 1], center)))
+    shape, ref = _corner_extent(u_pix, v_pix, r.crpix, r.output_shape)
+    if min(shape) < 2:
+        raise ValueError(f"computed output shape {shape} is too small")
+    return OutputGrid(crval=center, crpix=ref, cd=cd, shape=shape)
+
+
+def _corner_extent(u_pix, v_pix, crpix, output_shape):
+    """jwst's shape and 0-based CRPIX from footprint corners (pixels from CRVAL): the lowest
+    corner at pixel 0 (or CRVAL at ``crpix``), the size the far corner rounded to the nearest
+    pixel."""
+    ref = (float(-u_pix.min()), float(-v_pix.min())) if crpix is None else (float(crpix[0]), float(crpix[1]))
+    if output_shape is not None:
+        return (int(output_shape[0]), int(output_shape[1])), ref
+    # int(d + 0.5) as stcal: the nearest integer for the (positive) far-corner offset
+    return (int(v_pix.max() + ref[1] + 0.5), int(u_pix.max() + ref[0] + 0.5)), ref

@@ -1,0 +1,128 @@
+"""Running the official jwst 3.0 pipelines offline, as a yardstick for the interoperability tests.
+
+No CRDS server is asked anything: CRDS is put in server-less local mode on an empty cache
+(a stub ``server_config``, jwst_spec/spectroscopy.md §7), code-default step parameters, and
+every reference type of every step that is not skipped by default is overridden with a file
+of streamcal's synthetic set or ``"N/A"``.  Inputs are passed as stdatamodels models:
+stdatamodels reads a file's metadata from its ASDF extension, which the simulator's raw files
+(like streamcal's products without a WCS) do not carry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from astropy.io import fits
+
+from streamcal.fitsio import read_header
+from streamcal.models import ExposureMeta
+
+#: What CRDS needs to believe it synced once (it never connects in server-less mode).
+_SERVER_INFO = {"observatory": "jwst", "last_synced": "2025-01-01 00:00:00", "connected": False,
+                "operational_context": "jwst_0000.pmap", "latest_context": "jwst_0000.pmap",
+                "edit_context": "jwst_0000.pmap", "versions_context": "jwst_0000.pmap",
+                "effective_mode": "local", "mappings": [], "bad_files": "", "reference_url": {},
+                "crds_version": {"str": "12.0"}}
+#: assign_wcs reference types that imaging does not use (spectroscopic models).
+_WCS_UNUSED = ("specwcs", "regions", "wavelengthrange", "camera", "chromcorr", "collimator", "disperser",
+               "fore", "fpa", "msa", "ote", "ifupost", "ifufore", "ifuslicer")
+#: jwst's photom model class per instrument (the synthetic files say only "PhotomModel").
+_PHOTOM_CLASS = {"NIRCAM": "NrcImgPhotomModel", "NIRISS": "NisImgPhotomModel", "MIRI": "MirImgPhotomModel",
+                 "FGS": "FgsImgPhotomModel"}
+
+
+@contextlib.contextmanager
+def offline_crds(cache: Path) -> Iterator[None]:
+    """CRDS in server-less local mode on the empty cache ``cache`` for the duration."""
+    (cache / "config" / "jwst").mkdir(parents=True, exist_ok=True)
+    (cache / "config" / "jwst" / "server_config").write_text(repr(_SERVER_INFO))
+    env = {"CRDS_SERVER_URL": "https://jwst-serverless-mode.stsci.edu", "CRDS_PATH": str(cache),
+           "CRDS_MODE": "local", "CRDS_CONTEXT": "jwst_0000.pmap", "STPIPE_DISABLE_CRDS_STEPPARS": "true"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        yield
+
+
+def _ref(refs, reftype: str, meta: ExposureMeta) -> str:
+    path = refs.select(reftype, meta)
+    return str(path) if path else "N/A"
+
+
+def detector1_steps(refs, meta: ExposureMeta) -> dict:
+    """Detector1Pipeline overrides: the synthetic files for the types it has; refpix (no
+    REFPIX/SIRSKERNEL needed outside IRS2), emicorr, rscd, reset, picture_frame and
+    clean_flicker_noise get "N/A" (the last four are skipped by default or for NIR anyway)."""
+    ramp = {"override_gain": _ref(refs, "gain", meta), "override_readnoise": _ref(refs, "readnoise", meta)}
+    return {"dq_init": {"override_mask": _ref(refs, "mask", meta)},
+            "saturation": {"override_saturation": _ref(refs, "saturation", meta),
+                           "override_superbias": _ref(refs, "superbias", meta)},
+            "superbias": {"override_superbias": _ref(refs, "superbias", meta)},
+            "linearity": {"override_linearity": _ref(refs, "linearity", meta)},
+            "dark_current": {"override_dark": _ref(refs, "dark", meta)},
+            "ipc": {"override_ipc": _ref(refs, "ipc", meta)},
+            "refpix": {"override_refpix": "N/A", "override_sirskernel": "N/A"},
+            "emicorr": {"override_emicorr": "N/A"}, "rscd": {"override_rscd": "N/A"},
+            "reset": {"override_reset": "N/A"}, "picture_frame": {"override_pictureframe": "N/A"},
+            "clean_flicker_noise": {"override_flat": "N/A", "override_pastasoss": "N/A"},
+            "jump": ramp, "ramp_fit": ramp, "gain_scale": {"override_gain": _ref(refs, "gain", meta)}}
+
+
+def assign_wcs_overrides(refs, meta: ExposureMeta) -> dict:
+    return {"override_distortion": _ref(refs, "distortion", meta),
+            "override_filteroffset": _ref(refs, "filteroffset", meta),
+            **{f"override_{name}": "N/A" for name in _WCS_UNUSED}}
+
+
+def image2_steps(refs, meta: ExposureMeta, workdir: Path) -> dict:
+    """Image2Pipeline overrides (its resample skipped: only the _cal is wanted).  The synthetic
+    PHOTOM file is handed over as a copy naming jwst's instrument-specific model class."""
+    photom = workdir / "photom_for_jwst.fits"
+    with fits.open(refs.select("photom", meta)) as hdul:
+        hdul[0].header["DATAMODL"] = _PHOTOM_CLASS[meta.instrument]
+        hdul.writeto(photom, overwrite=True)
+    return {"bkg_subtract": {"override_bkg": "N/A", "override_wavelengthrange": "N/A"},
+            "assign_wcs": assign_wcs_overrides(refs, meta),
+            "flat_field": {"override_flat": _ref(refs, "flat", meta), "override_fflat": "N/A",
+                           "override_sflat": "N/A", "override_dflat": "N/A"},
+            "photom": {"override_photom": str(photom), "override_area": _ref(refs, "area", meta)},
+            "resample": {"skip": True}}
+
+
+def run_detector1(uncal: Path, out: Path, refs) -> Path:
+    """The official ``_rate`` of a raw exposure (jwst's Detector1Pipeline, offline)."""
+    from jwst.pipeline import Detector1Pipeline
+    from stdatamodels.jwst import datamodels
+
+    meta = ExposureMeta.from_header(read_header(uncal))
+    with datamodels.RampModel(uncal) as ramp:
+        Detector1Pipeline.call(ramp, steps=detector1_steps(refs, meta), output_dir=str(out), save_results=True)
+    return out / uncal.name.replace("_uncal.fits", "_rate.fits")
+
+
+def run_image2(rate: Path, out: Path, refs) -> Path:
+    """The official ``_cal`` of a ``_rate`` (jwst's Image2Pipeline, offline)."""
+    from jwst.pipeline import Image2Pipeline
+    from stdatamodels.jwst import datamodels
+
+    meta = ExposureMeta.from_header(read_header(rate))
+    with datamodels.ImageModel(rate) as model:
+        Image2Pipeline.call(model, steps=image2_steps(refs, meta, out), output_dir=str(out), save_results=True)
+    return out / rate.name.replace("_rate.fits", "_cal.fits")
+
+
+def run_assign_wcs(rate: Path, refs):
+    """jwst's AssignWcsStep on a ``_rate`` (offline): the model with ``meta.wcs``."""
+    from jwst.assign_wcs import AssignWcsStep
+    from stdatamodels.jwst import datamodels
+
+    meta = ExposureMeta.from_header(read_header(rate))
+    with datamodels.ImageModel(rate) as model:
+        return AssignWcsStep.call(model, **assign_wcs_overrides(refs, meta))
+
+
+__all__ = ["offline_crds", "detector1_steps", "image2_steps", "assign_wcs_overrides", "run_detector1",
+           "run_image2", "run_assign_wcs"]

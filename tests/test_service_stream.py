@@ -99,6 +99,8 @@ def test_dither_in_random_order_makes_one_mosaic_after_the_last_member(ray_clust
     cal_times = [e["time"] for e in events if e["event"] == "product" and e["detail"]["suffix"] == "cal"]
     (fired,) = [e["time"] for e in events if e["event"] == "fired"]
     assert len(cal_times) == 4 and fired >= max(cal_times)
+    log = [json.loads(line) for line in (products / "events.jsonl").read_text().splitlines()]
+    assert [e["file"] for e in log if e["event"] == "fired"] == [PRODUCT]          # mirrored once
     i2d = products / f"{PRODUCT}_i2d.fits"
     assert i2d.stat().st_mtime >= max((products / r.name.replace("uncal", "cal")).stat().st_mtime for r in dither)
     asn = json.loads((products / f"{PRODUCT}_asn.json").read_text())
@@ -151,3 +153,8 @@ def test_withheld_member_gives_a_partial_product_remade_when_it_lands(ray_cluste
     assert states["jw01234-o001_image3_00001_asn.json"] == ["landed", "routed", "done"]
     assert states[dither[0].name][-3:] == ["waiting_association", "stage3", "done"]      # made once, partial
     assert states[dither[3].name][-3:] == ["waiting_association", "stage3", "done"]      # the remake
+    # events.jsonl mirrors the ledger: one `fired` line per firing (the partial one, the remake)
+    log = [json.loads(line) for line in (products / "events.jsonl").read_text().splitlines()]
+    fired = [e for e in log if e["event"] == "fired"]
+    assert len(fired) == complete["runs"] and all(e["file"] == PRODUCT for e in fired)
+    assert [e["detail"]["partial"] for e in fired][-1] is False

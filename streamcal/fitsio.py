@@ -332,6 +332,7 @@ def read_cal(path: str | Path, *, budget: int | None = None) -> ImageModel:
     with open_fits(path) as hdul:
         arrays = _cal_arrays(path, hdul, budget)
         meta = _meta(path, hdul, arrays["data"].shape)
+        boundary.check_exposure_window(path, meta)  # the window stage 2 cuts its references by
         sci_header = _clean_image_header(hdul["SCI"].header)
         bunit = str(sci_header.pop("BUNIT", "DN/s"))
         return ImageModel(meta=meta, header=hdul[0].header.copy(), sci_header=sci_header, bunit=bunit,

@@ -151,20 +151,25 @@ def check_table_header(path: str | os.PathLike, hdu) -> None:
     BadInputError
         ``check="table"``.
     """
-    keys = KeywordReader(hdu.header, str(path))
+    keys = KeywordReader(hdu.header, f"{path}")
     try:
         nfields = keys.integer("TFIELDS")
-        if not 0 <= nfields <= 999:
-            raise BadInputError(path, "table", f"{hdu.name}: TFIELDS = {nfields} is outside 0..999")
+        problem = None if 0 <= nfields <= 999 else f"TFIELDS = {nfields} is outside 0..999"
         for k in range(1, nfields + 1):
+            if problem:
+                break
             tform = keys.text(f"TFORM{k}")
+            ttype = keys.header.get(f"TTYPE{k}", "")
             if not _TFORM.fullmatch(tform):
-                raise BadInputError(path, "table", f"{hdu.name}: TFORM{k} = {tform!r} is not a binary-table format")
-            if keys.present(f"TTYPE{k}") and not isinstance(keys.header.get(f"TTYPE{k}"), str):
-                raise BadInputError(path, "table", f"{hdu.name}: TTYPE{k} is not text")
-            keys.text(f"TTYPE{k}", "")
-    except BadInputError as err:
-        raise BadInputError(path, "table", err.reason if err.check == "table" else f"{hdu.name}: {err.reason}") from None
+                problem = f"TFORM{k} = {tform!r} is not a binary-table format"
+            elif not isinstance(ttype, str):
+                problem = f"TTYPE{k} = {ttype!r} is not a column name"
+            else:
+                keys.text(f"TTYPE{k}", "")  # printable ASCII of bounded length
+    except BadInputError as err:  # a keyword of the wrong type: same verdict, the table's check
+        problem = err.reason
+    if problem:
+        raise BadInputError(path, "table", f"{hdu.name}: {problem}")
 
 
 def table(path: str | os.PathLike, hdul: fits.HDUList, name: str) -> np.ndarray | None:

@@ -65,6 +65,8 @@ class CaseResult:
         Files a failed calibration left in its output directory.
     seconds : float
         Wall time of the case in the worker, s.
+    peak_mb : float
+        The worker's peak resident memory so far (VmHWM), MB.
     """
 
     case: int
@@ -77,6 +79,7 @@ class CaseResult:
     crashed: bool = False
     leftovers: tuple[str, ...] = ()
     seconds: float = 0.0
+    peak_mb: float = 0.0
 
     @property
     def over_budget(self) -> bool:
@@ -107,6 +110,8 @@ class FuzzSummary:
         Each distinct escape (``stage: Type at file:line``) and the first cases showing it.
     seconds : float
         Wall time of the campaign, s.
+    peak_mb : float
+        Largest peak resident memory of any worker, MB.
     """
 
     cases: int
@@ -119,6 +124,7 @@ class FuzzSummary:
     by_kind: dict[str, tuple[int, int]] = field(default_factory=dict)
     signatures: dict[str, list[int]] = field(default_factory=dict)
     seconds: float = 0.0
+    peak_mb: float = 0.0
 
     @classmethod
     def of(cls, results: list[CaseResult], seconds: float = 0.0) -> FuzzSummary:
@@ -138,13 +144,14 @@ class FuzzSummary:
                    detector1=sum(any(s == "detector1" for s, _ in r.outcomes) for r in results),
                    by_kind={k: (v[0], v[1]) for k, v in sorted(kinds.items())},
                    signatures={k: v[:5] for k, v in sorted(signatures.items(), key=lambda kv: -len(kv[1]))},
-                   seconds=seconds)
+                   seconds=seconds, peak_mb=max((r.peak_mb for r in results), default=0.0))
 
     def text(self) -> str:
         """The summary as a few lines for people."""
         lines = [f"cases {self.cases} (detector1 {self.detector1}) in {self.seconds:.1f} s: "
                  f"escaped {self.escaped}, hung {self.hung}, crashed {self.crashed}, "
-                 f"over budget {self.over_budget}, partial products {self.partial}",
+                 f"over budget {self.over_budget}, partial products {self.partial}; "
+                 f"largest worker peak {self.peak_mb:.0f} MB",
                  "per kind (cases / not clean): " + ", ".join(f"{k} {n}/{bad}" for k, (n, bad) in self.by_kind.items())]
         lines += [f"  {len(v):4d}x {k}  (cases {v})" for k, v in self.signatures.items()]
         return "\n".join(lines)
@@ -225,7 +232,19 @@ def run_case(request: dict, refs) -> dict:
         outcomes.append([stage, outcome])
         if escape:
             escapes.append(escape)
-    return {"outcomes": outcomes, "escapes": escapes, "seconds": time.perf_counter() - start}
+    return {"outcomes": outcomes, "escapes": escapes, "seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM), MB; 0 where /proc is absent."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
 
 
 def serve() -> None:
@@ -278,7 +297,8 @@ class _Worker:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
-        self.log.close()
+        for stream in (self.proc.stdin, self.proc.stdout, self.log):
+            stream.close()
 
 
 class FuzzPool:
@@ -327,7 +347,7 @@ class FuzzPool:
                             outcomes=outcomes, escapes=tuple((reply or {}).get("escapes", ())),
                             hung=hung, crashed=reply is None and not hung,
                             leftovers=_leftovers(Path(request["out"]), outcomes),
-                            seconds=(reply or {}).get("seconds", 0.0))
+                            seconds=(reply or {}).get("seconds", 0.0), peak_mb=(reply or {}).get("peak_mb", 0.0))
         shutil.rmtree(Path(request["landing"]), ignore_errors=True)
         shutil.rmtree(Path(request["out"]), ignore_errors=True)
         worker.case = worker.request = None

@@ -9,6 +9,7 @@ ever sees half a file and a failed run leaves nothing behind.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 from contextlib import contextmanager
@@ -44,12 +45,19 @@ def open_fits(path: str | Path) -> Iterator[fits.HDUList]:
             hdul.close()
 
 
+#: A FITS keyword (standard 4.0, section 4.1.2.1); longer ones only as HIERARCH cards.
+_KEYWORD = re.compile(r"[A-Z0-9_-]{0,8}")
+
+
 def _parse_every_card(hdul: fits.HDUList) -> None:
     """Parse every card now: astropy parses a card's value when it is first read, so a mangled
-    card would otherwise raise wherever a caller happens to look it up (the router, a step)."""
+    card would otherwise raise wherever a caller happens to look it up (the router, a step), and
+    an illegal keyword when a product carrying the header is written."""
     for hdu in hdul:
         for card in hdu.header.cards:
             card.value  # noqa: B018 -- parsing is the point
+            if not _KEYWORD.fullmatch(card.keyword) and not card.image.startswith("HIERARCH"):
+                raise ValueError(f"HDU {hdu.name}: illegal keyword {card.keyword!r}")
 
 
 def read_header(path: str | Path) -> fits.Header:
@@ -122,14 +130,19 @@ def _with_shape(meta: ExposureMeta, nints: int, ngroups: int) -> ExposureMeta:
     return replace(meta, nints=nints, ngroups=ngroups)
 
 
-_STRUCTURAL = ("XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "BZERO", "BSCALE", "EXTNAME",
-               "EXTVER", "CHECKSUM", "DATASUM")
+_STRUCTURAL = ("XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "BZERO", "BSCALE", "BLANK", "EXTNAME",
+               "EXTVER", "CHECKSUM", "DATASUM", "TFIELDS", "THEAP")
+#: Structural cards of tables (TFORMn, TTYPEn ...) and of tile compression (ZNAXISn, ZTILEn ...):
+#: meaningless in an image header, and fatal when a product is written with them.
+_STRUCTURAL_PATTERN = re.compile(r"(NAXIS|T(FORM|TYPE|UNIT|DIM|NULL|SCAL|ZERO|DISP)\d|Z(NAXIS|TILE|NAME|VAL)|"
+                                 r"Z(IMAGE|CMPTYPE|BITPIX|QUANTIZ|DITHER0|SIMPLE|EXTEND|TENSION|PCOUNT|GCOUNT|"
+                                 r"HECKSUM|DATASUM|BLANK)$)")
 
 
 def _clean_image_header(header: fits.Header) -> fits.Header:
     out = header.copy()
     for key in list(out.keys()):
-        if key.startswith("NAXIS") or key in _STRUCTURAL:
+        if key in _STRUCTURAL or _STRUCTURAL_PATTERN.match(key):
             out.remove(key, ignore_missing=True, remove_all=True)
     return out
 

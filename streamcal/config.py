@@ -78,6 +78,12 @@ class PoolConfig:
         keeps what it frees): on VMs where fresh memory costs ~2 s/GB of host page faults, its
         first exposure is then as quick as the next.  About the pipeline's peak resident size
         (image3 of 4 full frames: 2.3 GB, its drizzle helper 0.8 GB); 0: none.
+    memory_limit_mb : int
+        The most private memory a worker may hold (``RLIMIT_DATA``): an allocation beyond it
+        fails in that worker alone, instead of the host running out and other workers' exposures
+        dying with it.  An input declaring arrays that would not fit in 3/4 of it is refused as
+        bad input before anything is read (``check="budget"``, saying which setting to raise).
+        0: four times ``memory_mb``, at least 4096.
     """
 
     size: int = 1
@@ -87,12 +93,18 @@ class PoolConfig:
     resources: Mapping[str, float] = field(default_factory=dict)
     label_selector: Mapping[str, str] = field(default_factory=dict)
     prefault_mb: int = 0
+    memory_limit_mb: int = 0
 
     def __post_init__(self):
         if self.size < 1 or self.max_in_flight < 1:
             raise ValueError(f"pool size and max_in_flight must be >= 1, got {self}")
-        if self.num_cpus < 0 or self.memory_mb < 0 or self.prefault_mb < 0:
-            raise ValueError(f"num_cpus, memory_mb and prefault_mb must be >= 0, got {self}")
+        if min(self.num_cpus, self.memory_mb, self.prefault_mb, self.memory_limit_mb) < 0:
+            raise ValueError(f"num_cpus, memory_mb, prefault_mb and memory_limit_mb must be >= 0, got {self}")
+
+    @property
+    def private_memory_limit_mb(self) -> int:
+        """The cap a worker sets on its private memory, MB (see ``memory_limit_mb``)."""
+        return self.memory_limit_mb or max(4 * self.memory_mb, 4096, self.prefault_mb + 2048)
 
 
 def _default_pools() -> dict[str, PoolConfig]:

@@ -196,3 +196,34 @@ def test_the_service_pipeline_configuration_reaches_the_product_provenance(raw, 
     rows = {r["STEP"]: r for r in fits.getdata(ok.products[0].path, "PROVENANCE")}
     assert json.loads(rows["jump"]["PARAMETERS"])["rejection_threshold"] == 7.5
     assert rows["refpix"]["STATUS"].strip() == "SKIPPED"
+
+
+def test_a_worker_caps_its_private_memory_and_budget(tmp_path):
+    """A stage worker's process (here a plain subprocess doing what StageWorker.__init__ does) caps
+    its private memory at the pool's limit: beyond it numpy raises MemoryError in that process
+    alone; the input budget is 3/4 of it."""
+    import subprocess
+    import sys
+
+    from streamcal.config import PoolConfig
+
+    assert PoolConfig(memory_mb=1024).private_memory_limit_mb == 4096
+    assert PoolConfig(memory_mb=3072, prefault_mb=2400).private_memory_limit_mb == 12288
+    assert PoolConfig(memory_limit_mb=700).private_memory_limit_mb == 700
+    code = """
+import numpy as np
+from streamcal import memory
+from streamcal.boundary import memory_budget, set_memory_budget
+limit = 700 * 2**20
+assert memory.limit_private_memory(limit)
+set_memory_budget(limit * 3 // 4)
+assert memory_budget() == limit * 3 // 4
+small = np.ones(100 * 2**20 // 8)
+try:
+    np.ones(900 * 2**20 // 8)
+except MemoryError:
+    print("refused")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["refused"]

@@ -60,7 +60,7 @@ class StagePool:
 
     def _new_worker(self):
         return StageWorker.options(**worker_options(self.config)).remote(self.pipeline, self.refs_dir,
-                                                                     self.config.prefault_mb, self.pipeline_config)
+                                                                     self.config, self.pipeline_config)
 
     def start(self) -> None:
         """Create the workers that do not exist yet; they warm up in the background (imports,

@@ -15,7 +15,7 @@ import ray
 
 from .. import memory, registry
 from ..associations.buffer import exposure_root
-from ..config import PipelineConfig
+from ..config import PipelineConfig, PoolConfig
 from ..errors import BadInputError, NotImplementedStepError
 from ..flow import Job, Outcome, OutcomeKind, ProductFile
 from ..ingest import content_sha256
@@ -139,15 +139,19 @@ class StageWorker:
     """One worker of a stage pool (``max_restarts=-1``: a crashed process comes back; the pool
     also replaces a worker it saw die).  Calls are not retried by Ray: the core counts attempts."""
 
-    def __init__(self, pipeline: str, refs_dir: str | None = None, prefault_mb: int = 0,
+    def __init__(self, pipeline: str, refs_dir: str | None = None, pool: PoolConfig = PoolConfig(),
                  config: PipelineConfig = PipelineConfig()):
+        from ..boundary import set_memory_budget
         from ..refs import ReferenceSet
 
         self.pipeline, self.config = pipeline, config
         implemented = registry.implemented(pipeline)
         self.refs = ReferenceSet(refs_dir, overrides=dict(config.overrides)) if implemented else None
+        limit = pool.private_memory_limit_mb * 2**20
+        memory.limit_private_memory(limit)       # one file can never take the host's memory
+        set_memory_budget(limit * 3 // 4)        # what an input may ask for; the rest: code, prefault
         memory.retain_freed_memory()  # one exposure after another: reuse, do not re-fault
-        warm_up(pipeline, prefault_mb)
+        warm_up(pipeline, pool.prefault_mb)
 
     def ping(self) -> int:
         """The worker's process id (a liveness check; tests kill it)."""

@@ -73,4 +73,5 @@ def check_budget(path: str | os.PathLike, what: str, nbytes: float, budget: int 
     limit = memory_budget() if budget is None else budget
     if not math.isfinite(nbytes) or nbytes > limit:
         raise BadInputError(path, "budget", f"{what} needs {nbytes / 2**20:.6g} MiB, more than the memory "
-                                            f"budget of {limit / 2**20:.0f} MiB")
+                                            f"budget of {limit / 2**20:.0f} MiB (a stage worker's is 3/4 of "
+                                            f"its pool's memory_limit_mb)")

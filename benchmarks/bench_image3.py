@@ -35,7 +35,7 @@ GOAL_SECONDS = 30.0
 
 def _stage12(uncal: Path, out: Path, refs, keep_i2d: bool) -> tuple[Path, dict]:
     from streamcal.pipelines.image2 import calibrate_image2_file
-    from streamcal.pipelines.runner import CalibrationOptions, calibrate_file
+    from streamcal.pipelines import CalibrationOptions, calibrate_file
 
     seconds = {}
     start = time.perf_counter()

@@ -19,7 +19,7 @@ from streamcal.fitsio import read_cal, read_mosaic, write_cal
 from streamcal.pipelines.image2 import write_tweakreg_catalog
 from streamcal.pipelines.image3 import UNNAMED_MISSING, calibrate_image3_file, crf_name, run_image3
 from streamcal.provenance import Provenance
-from streamcal.pipelines.runner import CalibrationOptions, calibrate_file
+from streamcal.pipelines import CalibrationOptions, calibrate_file
 from streamcal.sinks.catalogs import CatalogDataset
 from streamcal.steps.resample import resample_images
 

@@ -212,7 +212,7 @@ def test_a_step_streamcal_lacks_can_only_be_skipped():
 def test_image2_is_registered():
     from streamcal import registry
     from streamcal.pipelines.definitions import pipeline_for
-    from streamcal.pipelines.runner import is_stage2_input
+    from streamcal.pipelines.files import is_stage2_input
 
     spec = pipeline_for("calwebb_image2")
     assert spec.stage == 2 and registry.implemented("calwebb_image2") and pipeline_for("image2") is spec

@@ -6,7 +6,8 @@ frozenset({'ipc', 'lastframe', 'persistence', 'firstframe', 'rscd'})
 """
 
 from .definitions import PIPELINES, PipelineSpec, pipeline_for
-from .runner import CalibrationOptions, PipelineResult, Product, calibrate_file, run_pipeline
+from .files import calibrate_file
+from .runner import CalibrationOptions, PipelineResult, Product, run_pipeline
 
 
 def __getattr__(name: str):

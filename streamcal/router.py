@@ -114,11 +114,35 @@ def route_file(path: str | Path) -> Route:
         The header cannot be read (``check="fits"``) or EXP_TYPE is missing or unknown
         (``check="exp_type"``).
     """
-    from .errors import BadInputError
     from .fitsio import read_header
 
-    header = read_header(path)
+    return _route_header(path, read_header(path))
+
+
+def _route_header(path: str | Path, header) -> Route:
+    from .errors import BadInputError
+
     try:
         return route(header)
     except KeyError as exc:
         raise BadInputError(str(path), "exp_type", str(exc.args[0])) from None
+
+
+def route_landed(path: str | Path) -> Route:
+    """The route of a raw exposure that just landed, once its header has passed the checks its
+    stage-1 read will make (typed, range-checked exposure keywords; a window on its detector), so
+    that a bad header is quarantined at landing rather than at the worker's first attempt.
+
+    Raises
+    ------
+    BadInputError
+        As :func:`route_file`, or ``check="keywords"``/``"window"``.
+    """
+    from .boundary import check_exposure_window
+    from .fitsio import read_header
+    from .models import ExposureMeta
+
+    header = read_header(path)
+    found = _route_header(path, header)
+    check_exposure_window(str(path), ExposureMeta.from_header(header, source=str(path)))
+    return found

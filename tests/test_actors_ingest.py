@@ -84,3 +84,28 @@ def test_candidates_hand_on_new_bytes_under_a_known_name(tmp_path, fgs_like):
     fresh.known[str(path)] = time.time() - 3600               # recorded before the file changed
     (again,) = fresh.check(do_sweep=True)
     assert again.sha256 == second.sha256
+
+
+@pytest.mark.parametrize("card,value,check,said", [("NFRAMES", 2 ** 31, "keywords", "NFRAMES"),
+                                                   ("NGROUPS", "ten", "keywords", "NGROUPS"),
+                                                   ("SUBSTRT1", 2000, "window", "SUBSTRT=(2000,")])
+def test_a_bad_exposure_header_is_refused_at_landing(tmp_path, refs, card, value, check, said):
+    """Exposure keywords are checked where the header is read for routing: a file its stage-1 read
+    would refuse is handed on unroutable (quarantined at once), not to a worker."""
+    from astropy.io import fits
+
+    from streamcal.sim import simulate_to_directory
+
+    landing = tmp_path / "in"
+    (raw,) = simulate_to_directory(tmp_path / "sim", detector="NRCA1", exp_type="NRC_IMAGE", subarray="SUB64P",
+                                   ngroups=2, refs=refs)
+    landing.mkdir()
+    good, bad = landing / raw.name, landing / raw.name.replace("00001", "00002")
+    good.write_bytes(raw.read_bytes())
+    with fits.open(raw) as hdul:
+        hdul[0].header[card] = value
+        hdul.writeto(bad)
+    core = Candidates(landing, stability_seconds=0.0, clock=FakeClock(time.time() + 60))
+    out = {c.path: c for c in core.check(do_sweep=True)}
+    assert out[str(good)].route is not None
+    assert out[str(bad)].route is None and out[str(bad)].check == check and said in out[str(bad)].reason

@@ -20,7 +20,7 @@ import ray
 from ..errors import BadInputError
 from ..flow import Arrival, ArrivalKind, is_asn_name
 from ..ingest import LandingWatcher, PendingFiles, Status, content_sha256, inspect, inspect_asn, sweep
-from ..router import route_file
+from ..router import route_landed
 
 
 class Candidates:
@@ -121,7 +121,7 @@ class Candidates:
 
 def _routed(path: str, sha: str, size: int) -> Arrival:
     try:
-        return Arrival(ArrivalKind.EXPOSURE, path, sha, size, route=route_file(path))
+        return Arrival(ArrivalKind.EXPOSURE, path, sha, size, route=route_landed(path))
     except BadInputError as exc:
         return Arrival(ArrivalKind.EXPOSURE, path, sha, size, check=exc.check, reason=exc.reason)
 

@@ -430,13 +430,15 @@ def _mosaic_members(hdul: fits.HDUList) -> list[str]:
 
 
 def _mosaic_con(path: Path, hdul: fits.HDUList, shape: tuple[int, ...]) -> np.ndarray:
-    if "CON" not in hdul or hdul["CON"].data is None:
+    """The context planes, checked from the header before their data are read."""
+    if "CON" not in hdul or not hdul["CON"].header.get("NAXIS"):
         return np.zeros((0,) + shape, np.int32)
-    con = hdul["CON"].data
-    con = con[None] if con.ndim == 2 else con
-    if con.ndim != 3 or con.shape[1:] != shape or con.dtype.kind not in "iu":
-        raise BadInputError(path, "shape", f"CON must be an integer (nplanes,) + {shape} array")
-    return np.array(con, dtype=np.int32)
+    hdu = boundary.checked_image(path, hdul["CON"], ndim=(2, 3), kinds="iu")
+    if tuple(hdu.shape)[-2:] != shape:
+        raise BadInputError(path, "shape", f"CON must be an integer (nplanes,) + {shape} array, "
+                                           f"got {tuple(hdu.shape)}")
+    con = boundary.load(path, hdu)
+    return np.array(con[None] if con.ndim == 2 else con, dtype=np.int32)
 
 
 def _fallback_grid_wcs(header: fits.Header, shape: tuple[int, ...]):

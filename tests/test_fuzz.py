@@ -95,3 +95,19 @@ def test_card_edits_stay_in_their_header(seeds):
     changed = np.flatnonzero(np.frombuffer(bytes(data), np.uint8) != np.frombuffer(seed.data, np.uint8))
     assert changed.size and changed.max() - changed.min() < 80
     assert seed.headers[0][0] <= changed.min() < seed.headers[0][1]
+
+
+@pytest.mark.parametrize("con", [np.zeros((2, 3, 4, 5), np.int32), np.zeros((1, 9, 9), np.int32),
+                                 np.zeros((1, 3, 4), np.float32)])
+def test_a_mosaic_with_a_hostile_context_image_is_refused(tmp_path, con):
+    """read_mosaic checks CON from its header (rank, frame, integer type) before reading it."""
+    from astropy.io import fits
+
+    from streamcal.fitsio import read_mosaic
+
+    path = tmp_path / "m_i2d.fits"
+    sci = fits.ImageHDU(np.zeros((3, 4), np.float32), name="SCI")
+    fits.HDUList([fits.PrimaryHDU(), sci, fits.ImageHDU(con, name="CON")]).writeto(path)
+    with pytest.raises(BadInputError, match="CON") as exc:
+        read_mosaic(path)
+    assert exc.value.check == "shape"

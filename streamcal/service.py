@@ -43,9 +43,23 @@ def read_status(products: str | Path, recent: int = 10) -> dict:
             for state in ("done", "failed", "quarantined"):
                 row[state] += states.get(state, 0)
         summary["per_stage"] = per
+        summary["candidates"] = _candidates(ledger)
         return summary
     finally:
         ledger.close()
+
+
+def _candidates(ledger: Ledger) -> dict:
+    """The association buffer's counts (members held, candidates waiting / fired partial / complete,
+    the oldest waiting candidate's age in seconds)."""
+    from dataclasses import asdict
+
+    from .associations import AssociationStore
+
+    counts = asdict(AssociationStore(ledger).summary())
+    since = counts.pop("oldest_waiting_since")
+    counts["oldest_waiting_s"] = None if since is None else max(0.0, time.time() - since)
+    return counts
 
 
 def format_status(summary: dict) -> str:
@@ -61,6 +75,13 @@ def format_status(summary: dict) -> str:
     if any(assoc.values()):
         lines.append(f"stage-3 products: being made {assoc['stage3']}, done {assoc['done']} "
                      f"(partial {assoc['partial']}), failed {assoc['failed']}")
+    cands = summary.get("candidates") or {}
+    if cands.get("members"):
+        age = cands["oldest_waiting_s"]
+        lines.append(f"association candidates: waiting for members {cands['waiting']}"
+                     + (f" (oldest {age:.0f} s)" if age is not None else "")
+                     + f", fired partial {cands['partial']}, complete {cands['complete']}; "
+                       f"members held {cands['members']}")
     oldest = summary.get("oldest_waiting")
     if oldest:
         lines.append(f"oldest waiting: {oldest['name']} ({oldest['state']}, {oldest['stage'] or '-'}) "

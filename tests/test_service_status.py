@@ -65,3 +65,20 @@ def test_status_shows_stage3_products(tmp_path):
     summary = read_status(tmp_path)
     assert summary["associations"] == {"stage3": 0, "done": 1, "failed": 0, "partial": 1}
     assert "stage-3 products: being made 0, done 1 (partial 1), failed 0" in format_status(summary)
+
+
+def test_status_shows_association_candidates(tmp_path):
+    """Members held by the association store and candidates still waiting show in the status."""
+    from streamcal.associations import AssociationStore
+
+    ledger = Ledger(tmp_path / "ledger.sqlite", synchronous="NORMAL")
+    store = AssociationStore(ledger, 600.0)
+    header = {"PROGRAM": "01234", "OBSERVTN": "001", "VISIT": "001", "EXPOSURE": "1", "EXP_TYPE": "NRC_IMAGE",
+              "INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "FILTER": "F200W", "PUPIL": "CLEAR",
+              "SUBARRAY": "SUB400P", "TARGPROP": "FIELD", "TARGNAME": "FIELD", "PATTTYPE": "4-POINT-BOX",
+              "NUMDTHPT": 4, "PATT_NUM": 1, "TSOVISIT": False, "EXPCOUNT": 1}
+    assert store.add_member(1, "/p/jw01234001001_02101_00001_nrca1_cal.fits", header) == []
+    ledger.close()
+    summary = read_status(tmp_path)
+    assert summary["candidates"]["members"] == 1 and summary["candidates"]["waiting"] == 1
+    assert "association candidates: waiting for members 1" in format_status(summary)

@@ -286,3 +286,18 @@ def test_every_ledger_event_has_an_event_log_name():
     assert set(LOG_EVENTS.values()) <= EVENTS
     with pytest.raises(KeyError, match="no event-log name"):
         log_event({"event": "teleported", "time": 0.0, "file_id": None, "detail": None})
+
+
+def test_a_job_out_of_attempts_after_restarts_fails_when_started(tmp_path):
+    """Attempts are counted in the ledger before a job runs, so an input that took the service
+    down with it every time (no outcome ever reported) fails once its attempts are used up."""
+    w = World(tmp_path, max_attempts=2)
+    (job,) = w.land((root(1), header(1, numdthpt=1)))
+    for _ in range(2):                                   # started, then the service died: no outcome
+        assert w.flow.start([job])
+        w.ledger.close()
+        w.open()
+        (job,) = w.flow.resume()
+    assert w.flow.start([job]) == [] and w.flow.idle
+    rec = w.ledger.get(1)
+    assert rec.state == "failed" and rec.error_check == "attempts" and "gave up after 2 attempts" in rec.error

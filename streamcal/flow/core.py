@@ -89,7 +89,9 @@ class Flow:
         self._quarantine_file = quarantine
         self.clock = clock
         self.work: dict[tuple, Job] = {}       # handed to the shell, not finished
+        self._roots: dict[str, set[int]] = {}  # exposure root -> file ids in work under it
         self.held: list[Job] = []              # new content waiting for its name's older content
+        self._later: list[Job] = []            # made while starting jobs: handed out next time
         self.waits: dict[int, CrossWait] = {}  # waiting for other stages' products
         self.errors: list[str] = []
         self._moves: list[_Move] = []
@@ -113,10 +115,12 @@ class Flow:
                     attempt = (self.ledger.start_association(job.association) if job.association
                                else self.ledger.start_attempt(job.file_id, job.pipeline))
                 except (KeyError, ValueError) as exc:
-                    self._dropped(job, exc)
+                    self._untrack(job)
+                    self.errors.append(f"{job.path}: not started ({type(exc).__name__}: {exc})")
                     continue
-                if attempt > self.config.retries.max_attempts:
-                    self._fail(job, f"gave up after {attempt - 1} attempts", "attempts")
+                if attempt > self.config.retries.max_attempts:  # e.g. it crashed the service each time
+                    self._untrack(job)
+                    self._later += self._fail(job, f"gave up after {attempt - 1} attempts", "attempts")
                     continue
                 out.append(job.with_(attempt=attempt))
                 self.work[job.key] = out[-1]
@@ -128,7 +132,7 @@ class Flow:
         jobs: list[Job] = []
         with self._commit():
             for job, outcome in results:
-                self.work.pop(job.key, None)
+                self._untrack(job)
                 handle = self._succeeded if outcome.kind is OutcomeKind.OK else self._unsuccessful
                 jobs += handle(job, outcome)
             now = self.clock()
@@ -255,10 +259,6 @@ class Flow:
         self.ledger.transition(job.file_id, "failed", stage=job.pipeline, error=reason, check=check)
         return []
 
-    def _dropped(self, job: Job, exc: Exception) -> None:
-        self.work.pop(job.key, None)
-        self.errors.append(f"{job.path}: not started ({type(exc).__name__}: {exc})")
-
     # ------------------------------------------------------------------ stage 2 and its inputs
     def _next_stage(self, job: Job, pipeline: str, path: str, since: float | None = None) -> list[Job]:
         if since is None:
@@ -382,20 +382,36 @@ class Flow:
     def _hand_out(self, jobs: list[Job]) -> list[Job]:
         """Jobs the shell may queue: new content of a name still in work is held back."""
         out = []
+        jobs, self._later = self._later + jobs, []
         for job in jobs:
             if self._predecessor_busy(job):
                 self.held.append(job)
                 continue
-            self.work[job.key] = job
+            self._track(job)
             out.append(job)
         return out
 
+    @staticmethod
+    def _root(job: Job) -> str | None:
+        return None if job.association else exposure_root(Path(job.path).name)
+
+    def _track(self, job: Job) -> None:
+        self.work[job.key] = job
+        if (root := self._root(job)) is not None:
+            self._roots.setdefault(root, set()).add(job.file_id)
+
+    def _untrack(self, job: Job) -> None:
+        """Forget a job that ended (an exposure has one job in work at a time)."""
+        self.work.pop(job.key, None)
+        root = self._root(job)
+        ids = self._roots.get(root, set())
+        ids.discard(job.file_id)
+        if not ids:
+            self._roots.pop(root, None)
+
     def _predecessor_busy(self, job: Job) -> bool:
-        if job.association:
-            return False
-        root = exposure_root(Path(job.path).name)
-        return any(other.file_id != job.file_id and not other.association
-                   and exposure_root(Path(other.path).name) == root for other in self.work.values())
+        root = self._root(job)
+        return root is not None and bool(self._roots.get(root, set()) - {job.file_id})
 
     def _release_held(self) -> list[Job]:
         held, self.held = self.held, []

@@ -158,10 +158,10 @@ def _mosaic_table(ledger: Ledger, products: Path) -> Table:
     for column in ("members", "state", "mosaic", "catalog"):
         table.add_column(column)
     for rec in ledger.associations():
-        name = rec["product"]
+        name = rec.product
         i2d, cat = products / f"{name}_i2d.fits", products / f"{name}_cat.ecsv"
-        state = rec["state"] + (" (partial)" if rec["partial"] else "")
-        table.add_row(name, str(len(rec["members"])), state if rec["state"] != "failed" else f"[red]{state}[/red]",
+        state = rec.state + (" (partial)" if rec.partial else "")
+        table.add_row(name, str(len(rec.members)), state if rec.state != "failed" else f"[red]{state}[/red]",
                       "i2d" if i2d.exists() else "—", f"cat: {_rows(cat)} sources" if cat.exists() else "—")
     return table
 

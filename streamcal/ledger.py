@@ -59,7 +59,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STATES", "TERMINAL", "TRANSITIONS", "ASSOCIATION_STATES", "FileRecord", "ProductRecord", "Ledger"]
+__all__ = ["STATES", "TERMINAL", "TRANSITIONS", "ASSOCIATION_STATES", "AssociationRecord", "FileRecord",
+           "ProductRecord", "Ledger"]
 
 STATES = ("landed", "routed", "stage1", "stage2", "waiting_association", "stage3",
           "done", "failed", "quarantined")
@@ -182,6 +183,29 @@ class ProductRecord:
     stage: str | None
     sha256: str | None
     created_at: float
+
+
+@dataclass(frozen=True)
+class AssociationRecord:
+    """One stage-3 product (an association) as the ledger knows it.
+
+    ``members`` are ledger file ids, sorted; ``runs`` counts firings; ``remake``: a firing came
+    while it was being made, so it is made again when that run ends.
+    """
+
+    id: int
+    product: str
+    asn_path: str
+    pipeline: str
+    state: str
+    partial: bool
+    members: list[int]
+    attempts: int
+    fired_at: float
+    updated_at: float
+    runs: int
+    error: str | None
+    remake: bool
 
 
 def _locked(method):
@@ -523,7 +547,7 @@ class Ledger:
     # -- associations (stage-3 products) ---------------------------------------------------
     @_locked
     def fire_association(self, product: str, asn_path: str | os.PathLike, pipeline: str,
-                         member_ids: list[int], partial: bool) -> dict:
+                         member_ids: list[int], partial: bool) -> AssociationRecord:
         """Record that stage 3 of ``product`` is to be (re)made from ``asn_path``: the
         association goes to ``stage3`` (attempts reset, ``runs`` + 1) and every member still
         ``waiting_association`` to ``stage3``.  Returns the association record."""
@@ -544,7 +568,7 @@ class Ledger:
             return self._association(product)
 
     @_locked
-    def request_remake(self, product: str) -> dict:
+    def request_remake(self, product: str) -> AssociationRecord:
         """Remember that ``product`` must be made again once the run in progress ends (its
         members changed while it was being made); the flag is cleared by the next firing."""
         with self._nested():
@@ -558,15 +582,15 @@ class Ledger:
         """Count one more attempt at making ``product``; returns the count."""
         with self._nested():
             rec = self._association(product)
-            if rec["state"] != "stage3":
-                raise ValueError(f"association {product} is {rec['state']!r}, not being made")
+            if rec.state != "stage3":
+                raise ValueError(f"association {product} is {rec.state!r}, not being made")
             self._db.execute("UPDATE associations SET attempts=attempts+1, updated_at=? WHERE product=?",
                              (self._clock(), product))
-            return rec["attempts"] + 1
+            return rec.attempts + 1
 
     @_locked
     def end_association(self, product: str, state: str, error: str | None = None,
-                        check: str | None = None) -> dict:
+                        check: str | None = None) -> AssociationRecord:
         """``product`` is ``done`` (its products recorded) or ``failed``; members in ``stage3``
         follow it (a member of a remade product that is already done stays done)."""
         if state not in ("done", "failed"):
@@ -576,25 +600,25 @@ class Ledger:
             rec = self._association(product)
             self._db.execute("UPDATE associations SET state=?, error=?, updated_at=? WHERE product=?",
                              (state, error, now, product))
-            for fid in rec["members"]:
+            for fid in rec.members:
                 if self._row(fid).state == "stage3":
                     self.transition(fid, state, error=error, check=check, detail={"association": product})
             self._event(now, None, f"association_{state}", state, {"association": product, "error": error,
-                                                                    "partial": rec["partial"]})
+                                                                    "partial": rec.partial})
             return self._association(product)
 
     @_locked
-    def associations(self, state: str | None = None) -> list[dict]:
+    def associations(self, state: str | None = None) -> list[AssociationRecord]:
         """Association records (``members`` decoded, ``partial`` bool), oldest first."""
         sql = "SELECT product FROM associations" + ("" if state is None else " WHERE state=?") + " ORDER BY id"
         return [self._association(r["product"]) for r in self._db.execute(sql, () if state is None else (state,))]
 
-    def _association(self, product: str) -> dict:
+    def _association(self, product: str) -> AssociationRecord:
         row = self._db.execute("SELECT * FROM associations WHERE product=?", (product,)).fetchone()
         if row is None:
             raise KeyError(f"no association {product!r} in the ledger {self.path}")
-        return {**dict(row), "members": json.loads(row["members"]), "partial": bool(row["partial"]),
-                "remake": bool(row["remake"])}
+        return AssociationRecord(**{**dict(row), "members": json.loads(row["members"]),
+                                    "partial": bool(row["partial"]), "remake": bool(row["remake"])})
 
     # -- reads ----------------------------------------------------------------------------
     @_locked

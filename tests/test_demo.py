@@ -16,7 +16,7 @@ def test_demo_runs_and_reports_every_product(tmp_path, capsys):
     from streamcal.ledger import Ledger
 
     with Ledger(tmp_path / "products" / "ledger.sqlite", synchronous="NORMAL") as ledger:
-        (rec,) = [a for a in ledger.associations() if a["product"] == dither]
-    assert rec["state"] == "done" and not rec["partial"] and len(rec["members"]) == 4
+        (rec,) = [a for a in ledger.associations() if a.product == dither]
+    assert rec.state == "done" and not rec.partial and len(rec.members) == 4
     assert "mosaics and catalogs" in out
     assert not any((tmp_path / "landing").glob("*truth*"))  # the landing directory holds raw files only

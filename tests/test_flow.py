@@ -94,7 +94,7 @@ def test_an_exposure_goes_through_every_stage_and_stage3_fires_when_complete(tmp
     w.run(w.land(*dither(4)[3:]))
     assert set(w.states().values()) == {"done"}
     (assoc,) = w.ledger.associations()
-    assert assoc["state"] == "done" and not assoc["partial"] and assoc["members"] == [1, 2, 3, 4]
+    assert assoc.state == "done" and not assoc.partial and assoc.members == [1, 2, 3, 4]
     stage2 = [j for j in w.worker.runs if j.pipeline == registry.IMAGE2]
     assert all(j.path.endswith("_rate.fits") and j.options.tweakreg_catalog for j in stage2)
     names = [e.event for e in w.log]
@@ -108,10 +108,10 @@ def test_partial_after_the_late_member_timeout_then_remade_when_it_lands(tmp_pat
     w.clock.advance(31)
     w.run([])
     (assoc,) = w.ledger.associations()
-    assert assoc["partial"] and assoc["state"] == "done" and assoc["runs"] == 1
+    assert assoc.partial and assoc.state == "done" and assoc.runs == 1
     w.run(w.land(*dither(4)[3:]))
     (assoc,) = w.ledger.associations()
-    assert not assoc["partial"] and assoc["runs"] == 2 and assoc["members"] == [1, 2, 3, 4]
+    assert not assoc.partial and assoc.runs == 2 and assoc.members == [1, 2, 3, 4]
 
 
 def test_a_member_landing_while_its_product_is_made_remakes_it_after(tmp_path):
@@ -124,13 +124,13 @@ def test_a_member_landing_while_its_product_is_made_remakes_it_after(tmp_path):
     (running,) = w.flow.start([partial])
     jobs = w.land(*dither(4)[3:])
     rest = w.run(jobs)                        # the 4th member joins while the partial one runs
-    assert w.ledger.associations()[0]["remake"]
+    assert w.ledger.associations()[0].remake
     assert not [j for j, _ in rest if j.association]
     after = w.flow.finish([(running, w.worker(running))])
     assert [j.association for j in after] == [partial.association]
     w.run(after)
     (assoc,) = w.ledger.associations()
-    assert not assoc["partial"] and assoc["runs"] == 2 and not assoc["remake"]
+    assert not assoc.partial and assoc.runs == 2 and not assoc.remake
 
 
 def test_bad_input_is_quarantined_at_once_and_never_retried(tmp_path):
@@ -271,7 +271,7 @@ def test_crash_at_any_write_then_resume_is_exactly_once(tmp_path, n):
     assert sorted(Path(p).name.rsplit("_", 1)[1] for p in products if "-o001" not in p) == \
         sorted(["rate.fits", "cal.fits"] * 4)
     (assoc,) = w.ledger.associations()
-    assert assoc["state"] == "done" and assoc["members"] == [1, 2, 3, 4] and not assoc["partial"]
+    assert assoc.state == "done" and assoc.members == [1, 2, 3, 4] and not assoc.partial
 
 
 def test_the_crash_points_cover_every_write_of_the_scenario(tmp_path):

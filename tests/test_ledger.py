@@ -379,14 +379,14 @@ class TestAssociations:
         fourth fires the remake: only it moves (the others stay done), runs counts 2."""
         ids = self._waiting(ledger, 3)
         rec = ledger.fire_association("p1", "/p/p1_asn.json", "calwebb_image3", ids, partial=True)
-        assert (rec["state"], rec["partial"], rec["runs"]) == ("stage3", True, 1)
+        assert (rec.state, rec.partial, rec.runs) == ("stage3", True, 1)
         assert {ledger.get(i).state for i in ids} == {"stage3"}
         assert ledger.start_association("p1") == 1
         ledger.end_association("p1", "done")
         assert {ledger.get(i).state for i in ids} == {"done"}
         (late,) = self._waiting(ledger, 1, start=3)
         rec = ledger.fire_association("p1", "/p/p1_asn.json", "calwebb_image3", ids + [late], partial=False)
-        assert (rec["state"], rec["partial"], rec["runs"], rec["attempts"]) == ("stage3", False, 2, 0)
+        assert (rec.state, rec.partial, rec.runs, rec.attempts) == ("stage3", False, 2, 0)
         assert ledger.get(late).state == "stage3" and ledger.get(ids[0]).state == "done"
         ledger.end_association("p1", "done")
         assert ledger.get(late).state == "done"
@@ -399,10 +399,10 @@ class TestAssociations:
             with pytest.raises(ValueError, match="ends done or failed"):
                 ledger.end_association("p2", "stage3")
         rec = ledger.end_association("p2", "failed", error="bad asn", check="asn")
-        assert rec["state"] == "failed" and {ledger.get(i).state for i in ids} == {"failed"}
+        assert rec.state == "failed" and {ledger.get(i).state for i in ids} == {"failed"}
         with pytest.raises(ValueError, match="not being made"):
             ledger.start_association("p2")
-        assert [a["product"] for a in ledger.associations("failed")] == ["p2"]
+        assert [a.product for a in ledger.associations("failed")] == ["p2"]
 
     def test_an_asn_file_is_done_once_routed(self, ledger):
         fid, _ = ledger.record_landed("/l/x_asn.json", "a", 1)

@@ -46,14 +46,14 @@ def _level3(products: Path) -> dict[str, list[str]]:
     return {suffix: sorted(n for n in names if n.endswith(suffix)) for suffix in ("_i2d.fits", "_cat.ecsv")}
 
 
-def _wait_association(products: Path, members: int, timeout: float = 120) -> dict:
+def _wait_association(products: Path, members: int, timeout: float = 120):
     """The association record once it has been made (state done) from ``members`` members."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (products / "ledger.sqlite").exists():
             with Ledger(products / "ledger.sqlite", synchronous="NORMAL") as ledger:
                 recs = ledger.associations()
-                if recs and len(recs[0]["members"]) == members and recs[0]["state"] == "done":
+                if recs and len(recs[0].members) == members and recs[0].state == "done":
                     return recs[0]
         time.sleep(0.2)
     raise TimeoutError(f"association not made from {members} members in {timeout} s")
@@ -90,7 +90,7 @@ def test_dither_in_random_order_makes_one_mosaic_after_the_last_member(ray_clust
         service.stop()
     level3 = _level3(products)
     assert level3 == {"_i2d.fits": [f"{PRODUCT}_i2d.fits"], "_cat.ecsv": [f"{PRODUCT}_cat.ecsv"]}
-    assert rec["state"] == "done" and not rec["partial"] and rec["runs"] == 1 and len(rec["members"]) == 4
+    assert rec.state == "done" and not rec.partial and rec.runs == 1 and len(rec.members) == 4
     states, events = _member_history(products)
     for raw in dither:   # every member went through every stage, in order, once
         assert states[raw.name] == ["landed", "routed", "stage1", "stage2", "waiting_association", "stage3",
@@ -141,9 +141,9 @@ def test_withheld_member_gives_a_partial_product_remade_when_it_lands(ray_cluste
         assert service.wait_idle(60), service.errors
     finally:
         service.stop()
-    assert partial["partial"] and partial["runs"] >= 1
+    assert partial.partial and partial.runs >= 1
     assert marks == (True, dither[3].name.replace("uncal", "cal"))
-    assert not complete["partial"] and complete["runs"] == partial["runs"] + 1
+    assert not complete.partial and complete.runs == partial.runs + 1
     with fits.open(products / f"{PRODUCT}_i2d.fits") as hdul:
         assert hdul[0].header["ASNPART"] is False
     assert (products / f"{PRODUCT}_i2d.fits").read_bytes() != first
@@ -156,5 +156,5 @@ def test_withheld_member_gives_a_partial_product_remade_when_it_lands(ray_cluste
     # events.jsonl mirrors the ledger: one `fired` line per firing (the partial one, the remake)
     log = [json.loads(line) for line in (products / "events.jsonl").read_text().splitlines()]
     fired = [e for e in log if e["event"] == "fired"]
-    assert len(fired) == complete["runs"] and all(e["file"] == PRODUCT for e in fired)
+    assert len(fired) == complete.runs and all(e["file"] == PRODUCT for e in fired)
     assert [e["detail"]["partial"] for e in fired][-1] is False

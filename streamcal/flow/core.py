@@ -36,7 +36,7 @@ from pathlib import Path
 from .. import registry
 from ..associations.buffer import exposure_root
 from ..config import ServiceConfig
-from ..ledger import FileRecord, Ledger
+from ..ledger import AssociationRecord, FileRecord, Ledger
 from ..router import Route
 from .jobs import Arrival, ArrivalKind, Job, Outcome, OutcomeKind, StageOptions, is_asn_name
 from .policy import Verdict, decide
@@ -314,17 +314,17 @@ class Flow:
             jobs.append(self._association_job(rec))
         return jobs
 
-    def _association_job(self, rec: dict) -> Job:
-        ids = rec["members"]
+    def _association_job(self, rec: AssociationRecord) -> Job:
+        ids = rec.members
         landed = max((self.ledger.get(i).landed_at for i in ids), default=self.clock())
         roots = (str(self.config.landing), str(self.config.products))
-        return Job(max(ids, default=0), rec["pipeline"], rec["asn_path"], landed, association=rec["product"],
-                   options=StageOptions(partial=rec["partial"], allowed_roots=roots))
+        return Job(max(ids, default=0), rec.pipeline, rec.asn_path, landed, association=rec.product,
+                   options=StageOptions(partial=rec.partial, allowed_roots=roots))
 
     def _association_ended(self, product: str, state: str, error: str | None = None,
                            check: str | None = None) -> list[Job]:
         rec = self.ledger.end_association(product, state, error=error, check=check)
-        if not rec["remake"]:
+        if not rec.remake:
             return []
         firing = self.associations.refire(product)
         return self._fire([firing]) if firing is not None else []
@@ -359,11 +359,11 @@ class Flow:
             return []
         return self._routed(rec.id, rec.path, route, rec.landed_at)
 
-    def _resume_association(self, rec: dict) -> list[Job]:
-        if rec["state"] == "stage3":
+    def _resume_association(self, rec: AssociationRecord) -> list[Job]:
+        if rec.state == "stage3":
             return [self._association_job(rec)]
-        if rec["remake"]:
-            firing = self.associations.refire(rec["product"])
+        if rec.remake:
+            firing = self.associations.refire(rec.product)
             return self._fire([firing]) if firing is not None else []
         return []
 

@@ -14,7 +14,7 @@ import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 from astropy.io import fits
@@ -196,7 +196,8 @@ def _tail(provenance: Provenance | None, int_times: np.ndarray | None) -> list[f
 
 def image_hdulist(model: ImageModel, provenance: Provenance | None, datamodel: str) -> fits.HDUList:
     """HDUs of a rate/rateints/guider-cal/cal/calints product: SCI, ERR, DQ, VAR_POISSON,
-    VAR_RNOISE, and when present VAR_FLAT, AREA, INT_TIMES, PROVENANCE, ASDF (the gwcs)."""
+    VAR_RNOISE, when present VAR_FLAT, AREA, INT_TIMES, PROVENANCE, and ASDF (jwst's metadata
+    tree, with the gwcs when there is one)."""
     hdus: list = [_primary(model.header, provenance, datamodel),
                   _image("SCI", model.data.astype(np.float32, copy=False), model.sci_header, model.bunit),
                   _image("ERR", model.err.astype(np.float32, copy=False), bunit=model.bunit),
@@ -210,14 +211,11 @@ def image_hdulist(model: ImageModel, provenance: Provenance | None, datamodel: s
         hdus.append(_image("VAR_FLAT", model.var_flat.astype(np.float32, copy=False), bunit=var_unit))
     if model.area is not None:
         hdus.append(_image("AREA", model.area.astype(np.float32, copy=False)))
-    tail = _tail(provenance, model.int_times)
-    if model.wcs is not None:
-        tail.append(asdf_hdu(model.wcs))
-    return fits.HDUList(hdus + tail)
+    return _with_asdf(hdus + _tail(provenance, model.int_times), model.wcs)
 
 
 def ramp_hdulist(model: RampModel, provenance: Provenance | None) -> fits.HDUList:
-    """HDUs of a ``_ramp``/``_dark`` product (RampModel layout)."""
+    """HDUs of a ``_ramp``/``_dark`` product (RampModel layout), ASDF (the metadata tree) last."""
     hdus: list = [_primary(model.header, provenance, "RampModel"),
                   _image("SCI", model.data, model.sci_header, "DN"),
                   _image("PIXELDQ", model.pixeldq),
@@ -226,7 +224,7 @@ def ramp_hdulist(model: RampModel, provenance: Provenance | None) -> fits.HDULis
         hdus.append(_image("ZEROFRAME", model.zeroframe.astype(np.float32), bunit="DN"))
     if model.group is not None:
         hdus.append(fits.BinTableHDU(model.group, name="GROUP"))
-    return fits.HDUList(hdus + _tail(provenance, model.int_times))
+    return _with_asdf(hdus + _tail(provenance, model.int_times), None)
 
 
 def write_image(model: ImageModel, path: str | Path, provenance: Provenance | None = None,
@@ -248,15 +246,24 @@ MAX_ASDF_BYTES = 64 << 20
 _CAL_ARRAYS = {"ERR": "err", "VAR_POISSON": "var_poisson", "VAR_RNOISE": "var_rnoise", "VAR_FLAT": "var_flat"}
 
 
-def asdf_hdu(wcs) -> fits.BinTableHDU:
+def asdf_hdu(wcs=None, hdus: Sequence | None = None) -> fits.BinTableHDU:
     """The ``ASDF`` extension jwst products carry: one row, column ``ASDF_METADATA`` holding
-    an ASDF file as bytes, its tree laid out as stdatamodels' (the gwcs at ``meta.wcs``; the
-    rest of ``meta`` stdatamodels reads from the FITS keywords)."""
-    from .wcs import wcs_to_asdf_bytes
+    an ASDF file as bytes, its tree the one stdatamodels builds from the headers of ``hdus``
+    (the product's other HDUs, primary first; :func:`streamcal.jwst_meta.metadata_tree`), with
+    the gwcs at ``meta.wcs`` when ``wcs`` is given.  Without ``hdus`` (or for a DATAMODL class
+    the keyword table does not cover) the tree holds the WCS alone."""
+    from .jwst_meta import MODELS, metadata_tree
+    from .wcs.serialize import tree_to_asdf_bytes
 
-    raw = np.frombuffer(wcs_to_asdf_bytes(wcs), dtype=np.uint8)
+    known = bool(hdus) and str(hdus[0].header.get("DATAMODL", "")) in MODELS.values()
+    raw = np.frombuffer(tree_to_asdf_bytes(metadata_tree(hdus) if known else {}, wcs), dtype=np.uint8)
     col = fits.Column("ASDF_METADATA", format=f"{raw.size}B", array=raw[None, :])
     return fits.BinTableHDU.from_columns([col], name="ASDF")
+
+
+def _with_asdf(hdus: list, wcs) -> fits.HDUList:
+    """``hdus`` and, last as in jwst's files, their ASDF extension."""
+    return fits.HDUList(hdus + [asdf_hdu(wcs, hdus)])
 
 
 def wcs_from_hdulist(path: str | Path, hdul: fits.HDUList):
@@ -391,7 +398,7 @@ def _hdrtab_column(key: str, values: list) -> fits.Column:
 def mosaic_hdulist(model: MosaicModel, provenance: Provenance | None = None,
                    input_headers: list[fits.Header] | None = None) -> fits.HDUList:
     """HDUs of an ``i2d``: SCI (TAN WCS in its header), ERR, CON, WHT, VAR_* when present,
-    HDRTAB when there are several inputs, PROVENANCE, ASDF (the gwcs)."""
+    HDRTAB when there are several inputs, PROVENANCE, ASDF (the metadata tree and the gwcs)."""
     primary = _primary(model.header, provenance, "ImageModel")
     if len(model.members) == 1:
         primary.header[_SINGLE_MEMBER_KEY] = model.members[0]
@@ -410,9 +417,7 @@ def mosaic_hdulist(model: MosaicModel, provenance: Provenance | None = None,
         hdus.append(hdrtab_hdu(headers))
     if provenance is not None:
         hdus.append(provenance.table_hdu())
-    if model.wcs is not None:
-        hdus.append(asdf_hdu(model.wcs))
-    return fits.HDUList(hdus)
+    return _with_asdf(hdus, model.wcs)
 
 
 def write_mosaic(model: MosaicModel, path: str | Path, provenance: Provenance | None = None,

@@ -3,9 +3,10 @@
 No CRDS server is asked anything: CRDS is put in server-less local mode on an empty cache
 (a stub ``server_config``, jwst_spec/spectroscopy.md §7), code-default step parameters, and
 every reference type of every step that is not skipped by default is overridden with a file
-of streamcal's synthetic set or ``"N/A"``.  Inputs are passed as stdatamodels models:
-stdatamodels reads a file's metadata from its ASDF extension, which the simulator's raw files
-(like streamcal's products without a WCS) do not carry.
+of streamcal's synthetic set or ``"N/A"`` (the synthetic files name jwst's model classes in
+DATAMODL, so they are handed over as they are).  Products are passed by file name, as a user
+would: jwst reads a file's metadata from its ASDF extension, which every streamcal product
+carries.  The simulator's raw files carry none, so Detector1Pipeline gets a RampModel.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from astropy.io import fits
-
 from streamcal.fitsio import read_header
 from streamcal.models import ExposureMeta
 
@@ -29,9 +28,6 @@ _SERVER_INFO = {"observatory": "jwst", "last_synced": "2025-01-01 00:00:00", "co
 #: assign_wcs reference types that imaging does not use (spectroscopic models).
 _WCS_UNUSED = ("specwcs", "regions", "wavelengthrange", "camera", "chromcorr", "collimator", "disperser",
                "fore", "fpa", "msa", "ote", "ifupost", "ifufore", "ifuslicer")
-#: jwst's photom model class per instrument (the synthetic files say only "PhotomModel").
-_PHOTOM_CLASS = {"NIRCAM": "NrcImgPhotomModel", "NIRISS": "NisImgPhotomModel", "MIRI": "MirImgPhotomModel",
-                 "FGS": "FgsImgPhotomModel"}
 
 
 @contextlib.contextmanager
@@ -77,18 +73,13 @@ def assign_wcs_overrides(refs, meta: ExposureMeta) -> dict:
             **{f"override_{name}": "N/A" for name in _WCS_UNUSED}}
 
 
-def image2_steps(refs, meta: ExposureMeta, workdir: Path) -> dict:
-    """Image2Pipeline overrides (its resample skipped: only the _cal is wanted).  The synthetic
-    PHOTOM file is handed over as a copy naming jwst's instrument-specific model class."""
-    photom = workdir / "photom_for_jwst.fits"
-    with fits.open(refs.select("photom", meta)) as hdul:
-        hdul[0].header["DATAMODL"] = _PHOTOM_CLASS[meta.instrument]
-        hdul.writeto(photom, overwrite=True)
+def image2_steps(refs, meta: ExposureMeta) -> dict:
+    """Image2Pipeline overrides (its resample skipped: only the _cal is wanted)."""
     return {"bkg_subtract": {"override_bkg": "N/A", "override_wavelengthrange": "N/A"},
             "assign_wcs": assign_wcs_overrides(refs, meta),
             "flat_field": {"override_flat": _ref(refs, "flat", meta), "override_fflat": "N/A",
                            "override_sflat": "N/A", "override_dflat": "N/A"},
-            "photom": {"override_photom": str(photom), "override_area": _ref(refs, "area", meta)},
+            "photom": {"override_photom": _ref(refs, "photom", meta), "override_area": _ref(refs, "area", meta)},
             "resample": {"skip": True}}
 
 
@@ -104,25 +95,44 @@ def run_detector1(uncal: Path, out: Path, refs) -> Path:
 
 
 def run_image2(rate: Path, out: Path, refs) -> Path:
-    """The official ``_cal`` of a ``_rate`` (jwst's Image2Pipeline, offline)."""
+    """The official ``_cal`` of a ``_rate`` given by file name (jwst's Image2Pipeline, offline)."""
     from jwst.pipeline import Image2Pipeline
-    from stdatamodels.jwst import datamodels
 
     meta = ExposureMeta.from_header(read_header(rate))
-    with datamodels.ImageModel(rate) as model:
-        Image2Pipeline.call(model, steps=image2_steps(refs, meta, out), output_dir=str(out), save_results=True)
+    Image2Pipeline.call(str(rate), steps=image2_steps(refs, meta), output_dir=str(out), save_results=True)
     return out / rate.name.replace("_rate.fits", "_cal.fits")
 
 
+def image3_steps(refs, meta: ExposureMeta, **source_catalog) -> dict:
+    """Image3Pipeline overrides: source_catalog's APCORR and ABVEGAOFFSET (its other steps use
+    no reference file; tweakreg aligns to no external catalog by default, so nothing is
+    fetched) plus ``source_catalog`` parameters."""
+    return {"source_catalog": {"override_apcorr": _ref(refs, "apcorr", meta),
+                               "override_abvegaoffset": _ref(refs, "abvegaoffset", meta), **source_catalog}}
+
+
+def run_image3(asn: Path, out: Path, refs, steps: dict | None = None) -> None:
+    """jwst's Image3Pipeline on an image3 ASN file (members by file name beside it), offline;
+    ``steps`` are merged over :func:`image3_steps` of the first member."""
+    import json
+
+    from jwst.pipeline import Image3Pipeline
+
+    first = json.loads(asn.read_text())["products"][0]["members"][0]["expname"]
+    meta = ExposureMeta.from_header(read_header(asn.parent / first))
+    settings = image3_steps(refs, meta)
+    for step, values in (steps or {}).items():
+        settings[step] = {**settings.get(step, {}), **values}
+    Image3Pipeline.call(str(asn), steps=settings, output_dir=str(out), save_results=True)
+
+
 def run_assign_wcs(rate: Path, refs):
-    """jwst's AssignWcsStep on a ``_rate`` (offline): the model with ``meta.wcs``."""
+    """jwst's AssignWcsStep on a ``_rate`` given by file name (offline): the model with ``meta.wcs``."""
     from jwst.assign_wcs import AssignWcsStep
-    from stdatamodels.jwst import datamodels
 
     meta = ExposureMeta.from_header(read_header(rate))
-    with datamodels.ImageModel(rate) as model:
-        return AssignWcsStep.call(model, **assign_wcs_overrides(refs, meta))
+    return AssignWcsStep.call(str(rate), **assign_wcs_overrides(refs, meta))
 
 
-__all__ = ["offline_crds", "detector1_steps", "image2_steps", "assign_wcs_overrides", "run_detector1",
-           "run_image2", "run_assign_wcs"]
+__all__ = ["offline_crds", "detector1_steps", "image2_steps", "image3_steps", "assign_wcs_overrides",
+           "run_detector1", "run_image2", "run_image3", "run_assign_wcs"]

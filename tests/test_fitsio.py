@@ -57,7 +57,7 @@ def test_write_image_carries_provenance(tmp_path, fgs_acq1):
                                  {"gain": "/refs/g.fits"}))
     path = write_image(model, tmp_path / "x_rate.fits", prov)
     with fits.open(path) as hdul:
-        assert [h.name for h in hdul] == ["PRIMARY", "SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "PROVENANCE"]
+        assert [h.name for h in hdul] == ["PRIMARY", "SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "PROVENANCE", "ASDF"]
         h = hdul[0].header
         assert h["S_JUMP"] == "COMPLETE" and h["R_GAIN"] == "g.fits" and h["SC_INSHA"] == "ab" * 32
         assert hdul["SCI"].header["BUNIT"] == "DN/s"

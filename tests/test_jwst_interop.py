@@ -204,11 +204,142 @@ def _segm_or_cal_wcs(path: Path):
         return wcs_from_hdulist(path, hdul)
 
 
-def test_guider_cal_metadata_validates_but_for_the_simulated_module(products):
-    """The guider _cal validates against GuiderCalModel's schema except MODULE = 'N/A', which
-    the simulator writes for FGS (archive FGS files have no MODULE)."""
-    _, invalid = _open(products["guider_cal"])
-    assert all("meta.instrument.module" in message for message in invalid)
+#: One small imaging exposure per instrument besides the NIRCam ones of ``products``:
+#: (detector, EXP_TYPE, subarray).
+OTHER_INSTRUMENTS = {"NIRISS": ("NIS", "NIS_IMAGE", "SUB64"), "MIRI": ("MIRIMAGE", "MIR_IMAGE", "SUB64"),
+                     "NIRSPEC": ("NRS1", "NRS_IMAGE", "SUB32"), "FGS": ("GUIDER1", "FGS_IMAGE", "128X128")}
+
+
+@pytest.fixture(scope="module")
+def other_instruments(tmp_path_factory, refs):
+    """{instrument: [_rate, _cal]} of one small imaging exposure per instrument."""
+    base = tmp_path_factory.mktemp("instruments")
+    found = {}
+    for k, (instrument, (detector, exp_type, subarray)) in enumerate(sorted(OTHER_INSTRUMENTS.items())):
+        raw = _simulate(base, refs, 10 + k, detector=detector, exp_type=exp_type, subarray=subarray)
+        rate = calibrate_file(raw, base / "stage1", refs)[0]
+        cal = [p for p in calibrate_file(rate, base / "stage2", refs, CalibrationOptions(skip=frozenset({"resample"})))
+               if p.name.endswith("_cal.fits")]
+        found[instrument] = [rate, *cal]
+    return found
+
+
+def test_no_product_of_any_instrument_is_invalid(products, other_instruments):
+    """Every product type (NIRCam, the guider's FGS _cal) and the _rate/_cal of NIRISS, MIRI,
+    NIRSpec and FGS imaging open in stdatamodels without a single validation warning (the
+    simulator used to write MODULE = 'N/A', which jwst's schema does not allow)."""
+    paths = [*products.values(), *(p for files in other_instruments.values() for p in files)]
+    assert len(paths) == len(products) + 2 * len(OTHER_INSTRUMENTS)
+    for path in paths:
+        model, invalid = _open(path)
+        assert invalid == [], (path.name, invalid)
+        model.close()
+
+
+def _tree(path: Path) -> dict:
+    """The ASDF extension's tree as plain YAML (tags dropped, nothing converted)."""
+    import io
+
+    import asdf
+
+    with fits.open(path) as hdul:
+        return asdf.util.load_yaml(io.BytesIO(hdul["ASDF"].data.tobytes()))
+
+
+def _flat(node, prefix: str = "") -> dict:
+    if isinstance(node, dict):
+        return {k: v for key, value in node.items() for k, v in _flat(value, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: node}
+
+
+def _keyword_tree(path: Path, tmp_path: Path) -> dict:
+    """What stdatamodels builds from the FITS keywords alone (``read_metadata`` of a copy whose
+    ASDF extension holds an empty tree), flattened."""
+    from stdatamodels.jwst.datamodels import read_metadata
+
+    from streamcal.fitsio import asdf_hdu
+
+    copy = tmp_path / path.name
+    with fits.open(path) as hdul:
+        fits.HDUList([hdu for hdu in hdul if hdu.name != "ASDF"] + [asdf_hdu()]).writeto(copy, overwrite=True)
+    return read_metadata(copy, flatten=True)
+
+
+@pytest.mark.parametrize("suffix", sorted(set(JWST_CLASS) - {"segm"}))
+def test_asdf_extension_is_stdatamodels_tree(products, suffix, tmp_path):
+    """Every FITS product streamcal writes carries an ASDF extension whose metadata is exactly
+    the tree stdatamodels builds from the file's FITS keywords (same paths, same values), its
+    arrays referenced in the FITS extensions as stdatamodels writes them (``fits:SCI,1``), and
+    meta.wcs exactly where the product has a WCS.  (The segmentation map's ASDF extension is
+    written by streamcal.sinks.catalogs, with the WCS only.)"""
+    path = products[suffix]
+    tree = _tree(path)
+    ours = {k: v for k, v in _flat(tree).items() if k.startswith("meta.") and not k.startswith("meta.wcs.")}
+    theirs = {k: v for k, v in _keyword_tree(path, tmp_path).items() if k.startswith("meta.")}
+    assert len(ours) > 100 and ours == theirs
+    assert tree["data"]["source"] == "fits:SCI,1" and tree["data"]["shape"] == list(stdatamodels.open(path).data.shape)
+    assert ("wcs" in tree["meta"]) == (suffix in WITH_WCS)
+
+
+def test_keyword_table_is_stdatamodels(products):
+    """The keyword -> tree-path table streamcal writes trees with is the one the installed
+    stdatamodels' schemas give (regenerate with streamcal.jwst_meta.generate_table)."""
+    from streamcal import jwst_meta
+
+    assert jwst_meta._TABLE.lstrip("\n") == jwst_meta.generate_table()  # noqa: SLF001 (the table itself)
+
+
+@pytest.fixture(scope="module")
+def jwst_on_streamcal(tmp_path_factory, refs):
+    """A simulated exposure through streamcal's detector1 and image2, and streamcal's _rate
+    through jwst's Image2Pipeline *by file name*: (streamcal _cal, jwst _cal)."""
+    base = tmp_path_factory.mktemp("jwst_on_streamcal")
+    rate = calibrate_file(_simulate(base, refs, 20), base / "stage1", refs)[0]
+    ours = next(p for p in calibrate_file(rate, base / "stage2", refs, CalibrationOptions(skip=frozenset({"resample"})))
+                if p.name.endswith("_cal.fits"))
+    with offline_crds(base / "crds"):
+        theirs = run_image2(rate, base / "jwst", refs)
+    return ours, theirs
+
+
+def test_jwst_image2_on_a_streamcal_rate_by_name(jwst_on_streamcal):
+    """jwst's Image2Pipeline takes streamcal's _rate by file name (it reads the ASDF extension
+    first) and makes the _cal streamcal makes: same NaN pattern and DQ, SCI, ERR and the three
+    variances within rtol 1e-6 (measured: identical; 1e-6 is ~8 float32 roundings, room for
+    an operation order that differs), WCS within 1 µas (measured 0: the same transforms)."""
+    ours, theirs = (read_cal(p) for p in jwst_on_streamcal)
+    assert theirs.bunit == ours.bunit == "MJy/sr" and theirs.header["S_PHOTOM"] == "COMPLETE"
+    np.testing.assert_array_equal(ours.dq, theirs.dq)
+    for name in ("data", "err", "var_poisson", "var_rnoise", "var_flat"):
+        a, b = getattr(ours, name), getattr(theirs, name)
+        np.testing.assert_array_equal(np.isfinite(a), np.isfinite(b))
+        good = np.isfinite(a)
+        assert good.mean() > 0.99
+        np.testing.assert_allclose(a[good], b[good], rtol=1e-6, err_msg=name)
+    assert _sky_offset_mas(theirs.wcs, ours.wcs, ours.data.shape) < 1e-3
+
+
+def test_jwst_image3_on_streamcal_cals_by_name(products, refs, tmp_path):
+    """jwst's Image3Pipeline runs on an ASN naming two streamcal _cal files (tweakreg skipped,
+    as for streamcal's mosaic of these 64x64 frames; source_catalog's npixels 5 for them):
+    _crf per member, an _i2d covering both, its catalog and segmentation map."""
+    from jwstkit import run_image3
+
+    cals = sorted(products["cal"].parent.glob("jw01234001001_*_cal.fits"))
+    for cal in cals:
+        (tmp_path / cal.name).write_bytes(cal.read_bytes())
+    asn = tmp_path / "jw01234-o001_image3_00001_asn.json"
+    asn.write_text(json.dumps({"asn_type": "image3", "asn_rule": "Asn_Lv3Image", "asn_id": "o001",
+                               "program": "01234", "asn_pool": "jw01234_pool", "products": [
+                                   {"name": PRODUCT, "members": [{"expname": c.name, "exptype": "science"}
+                                                                 for c in cals]}]}))
+    with offline_crds(tmp_path / "crds"):
+        run_image3(asn, tmp_path / "jwst", refs, {"tweakreg": {"skip": True}, "source_catalog": {"npixels": 5}})
+    out = tmp_path / "jwst"
+    assert len(list(out.glob("*_crf.fits"))) == len(cals) == 2
+    mosaic = stdatamodels.open(out / f"{PRODUCT}_i2d.fits")
+    assert np.isfinite(mosaic.data).mean() > 0.5 and mosaic.meta.cal_step.resample == "COMPLETE"
+    assert (out / f"{PRODUCT}_segm.fits").is_file() and (out / f"{PRODUCT}_cat.ecsv").is_file()
 
 
 # ------------------------------------------------------------------ resample's output grid

@@ -143,8 +143,8 @@ def test_miri_dark_and_reset_are_4d(refs):
     assert reset.shape == generate.MIRI_DARK_SHAPE + (64, 72)
     assert np.median(reset[0, 0]) == pytest.approx(20, abs=1) and np.median(reset[1, 0]) == pytest.approx(10, abs=1)
     table = refs.get("rscd", m).tables["RSCD_GROUP_SKIP"]
-    row = table[(table["SUBARRAY"] == "SUB64") & (table["READPATT"] == "FASTR1")]
-    assert len(row) == 1 and row["GROUP_SKIP"][0] == syn.RSCD_GROUP_SKIP["SUB64"]
+    row = table[(table["subarray"] == "SUB64") & (table["readpatt"] == "FASTR1")]  # RSCDModel's column names
+    assert len(row) == 1 and row["group_skip"][0] == syn.RSCD_GROUP_SKIP["SUB64"]
 
 
 def test_fgs_flat_and_ipc(refs):
@@ -280,3 +280,63 @@ def test_pool_shares_files_between_cache_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("STREAMCAL_REFS_POOL", "")                          # no pool: own file
     c = ReferenceSet(cache_dir=tmp_path / "c").select("readnoise", m)
     assert c.stat().st_ino != a.stat().st_ino
+
+
+#: The stdatamodels class jwst 3.0's steps open each synthetic type as (dq_init MaskModel, ...,
+#: dark_current DarkMIRIModel / DarkNirspecModel / DarkModel by instrument, photom and
+#: source_catalog through ``datamodels.open``, hence the instrument's imaging class in DATAMODL).
+JWST_REF_CLASS = {"mask": "MaskModel", "saturation": "SaturationModel", "superbias": "SuperBiasModel",
+                  "linearity": "LinearityModel", "gain": "GainModel", "readnoise": "ReadnoiseModel",
+                  "ipc": "IPCModel", "flat": "FlatModel", "rscd": "RSCDModel", "reset": "ResetModel",
+                  "area": "PixelAreaModel", "abvegaoffset": "ABVegaOffsetModel", "distortion": "DistortionModel",
+                  "filteroffset": "FilteroffsetModel",
+                  "dark": {"MIRI": "DarkMIRIModel", "NIRSPEC": "DarkNirspecModel"},
+                  "photom": {"NIRCAM": "NrcImgPhotomModel", "NIRISS": "NisImgPhotomModel",
+                             "MIRI": "MirImgPhotomModel", "FGS": "FgsImgPhotomModel"},
+                  "apcorr": {"NIRCAM": "NrcImgApcorrModel", "NIRISS": "NisImgApcorrModel",
+                             "MIRI": "MirImgApcorrModel", "FGS": "FgsImgApcorrModel"}}
+#: What each step reads from the model: present, and an array or table (a class whose schema
+#: has no FITS layout for it leaves a bare node, as ABVegaOffsetModel does for a FITS file).
+JWST_REF_PAYLOAD = {"mask": "dq", "saturation": "data", "superbias": "data", "linearity": "coeffs",
+                    "gain": "data", "readnoise": "data", "ipc": "data", "flat": "data",
+                    "rscd": "rscd_group_skip_table", "reset": "data", "area": "data",
+                    "abvegaoffset": "abvega_offset", "distortion": "model", "filteroffset": "filters",
+                    "dark": "data", "photom": "phot_table", "apcorr": "apcorr_table"}
+#: One imaging exposure per instrument: (detector, subarray, EXP_TYPE, FILTER, PUPIL).
+_IMAGING = {"NIRCAM": ("NRCA1", "SUB64P", "NRC_IMAGE", "F200W", "CLEAR"),
+            "NIRISS": ("NIS", "SUB64", "NIS_IMAGE", "CLEAR", "F150W"),
+            "NIRSPEC": ("NRS1", "SUB32", "NRS_IMAGE", "CLEAR", "N/A"),
+            "MIRI": ("MIRIMAGE", "SUB64", "MIR_IMAGE", "F770W", "N/A"),
+            "FGS": ("GUIDER1", "32X32", "FGS_IMAGE", "N/A", "N/A")}
+
+
+@pytest.mark.parametrize("instrument", sorted(_IMAGING))
+def test_every_synthetic_type_opens_as_jwsts_class(refs, instrument):
+    """Every synthetic file of an instrument opens in ``stdatamodels.open`` as the class jwst's
+    step expects, with the array or table the step reads, without a validation warning (a
+    DATAMODL naming no class, as "PhotomModel" did, opens as a bare ReferenceFileModel that the
+    photom step cannot use; a FITS ABVEGAOFFSET opened as its class but without its table)."""
+    import warnings
+
+    stdatamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
+    detector, subarray, exp_type, filt, pupil = _IMAGING[instrument]
+    meta = meta_for(detector, subarray, exp_type=exp_type, filter=filt, pupil=pupil)
+    det = get_detector(detector)
+    types = sorted(t for t in set(syn_types(instrument)) if generate.supported(t, det, meta))
+    assert set(types) <= set(JWST_REF_CLASS), "a synthetic type without its jwst class in this list"
+    for reftype in types:
+        expected = JWST_REF_CLASS[reftype]
+        expected = expected.get(instrument, "DarkModel") if isinstance(expected, dict) else expected
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = stdatamodels.open(refs.select(reftype, meta))
+        assert type(model).__name__ == expected, reftype
+        payload = getattr(model, JWST_REF_PAYLOAD[reftype])
+        assert payload is not None and len(payload) > 0 and type(payload).__name__ != "ObjectNode", reftype
+        assert not [w for w in caught if "Validation" in type(w.message).__name__], reftype
+        model.close()
+
+
+def syn_types(instrument: str) -> frozenset[str]:
+    """Every type of the synthetic set for an instrument, FITS and ASDF."""
+    return generate.SYNTHETIC_TYPES[instrument] | frozenset(generate.ASDF_BUILDERS)

@@ -16,7 +16,7 @@ from conftest import extdata
 from streamcal.detectors import DETECTORS
 from streamcal.errors import ReferenceFileError
 from streamcal.models import ExposureMeta
-from streamcal.refs import ReferenceSet, generate
+from streamcal.refs import SYNTHETIC_VERSION, ReferenceSet, generate
 from streamcal.refs.asdf_io import header_from_meta, read_asdf_reffile, write_asdf_reffile
 from streamcal.refs.select import keys_from_header
 from streamcal.refs.synth_wcs import distortion_terms, filter_rows, has_wcs_refs, imaging_exp_types
@@ -64,7 +64,7 @@ def test_synthetic_set_writes_asdf_and_selects_it(tmp_path, monkeypatch):
     refs = ReferenceSet(cache_dir=tmp_path)
     d = refs.get("distortion", meta())
     f = refs.get("filteroffset", meta())
-    assert d.path.endswith("streamcal_nircam_nrca1_distortion_synth2.asdf") and d.reftype == "distortion"
+    assert d.path.endswith(f"streamcal_nircam_nrca1_distortion_{SYNTHETIC_VERSION}.asdf") and d.reftype == "distortion"
     assert d.tree["model"](1023.5, 1023.5) == pytest.approx(APERTURE["NRCA1"][:2], abs=1e-9)
     assert {"filter": "F200W", "pupil": "CLEAR"}.items() <= f.tree["filters"][8].items()
     assert refs.get("filteroffset", meta("GUIDER1", "FGS_IMAGE", "FGS", filter="N/A")) is None
@@ -77,7 +77,7 @@ def test_synthetic_set_writes_asdf_and_selects_it(tmp_path, monkeypatch):
     for path in (d.path, f.path):
         shutil.copy(path, user)
     chosen = ReferenceSet(root=user).select("distortion", meta())
-    assert chosen is not None and chosen.name.endswith("_distortion_synth2.asdf")
+    assert chosen is not None and chosen.name.endswith(f"_distortion_{SYNTHETIC_VERSION}.asdf")
     assert ReferenceSet(root=user).select("distortion", meta(exp_type="NRC_WFSS")) is None
     # and --override distortion=FILE.asdf works like a FITS override
     forced = ReferenceSet(root=user, overrides={"distortion": d.path}).get("distortion", meta("NRCA3"))

@@ -5,8 +5,10 @@ keeps per subarray and which are therefore made per (detector, window, frame tim
 made the first time something asks for it, under a temporary name renamed into place, so two
 processes generating the same file at once both end with the same complete file.
 
-File names carry the synthetic version: ``streamcal_nircam_nrca1_gain_synth2.fits``,
-``streamcal_nircam_nrca1_dark_sub400p_synth2.fits``.
+File names carry the synthetic version: ``streamcal_nircam_nrca1_gain_synth3.fits``,
+``streamcal_nircam_nrca1_dark_sub400p_synth3.fits``.  DATAMODL names the stdatamodels class jwst
+3.0's step opens the file as (``DarkMIRIModel`` for a MIRI dark, ``NrcImgPhotomModel`` for a
+NIRCam PHOTOM ...), so the files serve jwst's own pipelines unchanged.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def supported(reftype: str, detector: Detector, meta: ExposureMeta | None = None
     """Whether the synthetic set has reference type ``reftype`` for this detector -- and, for
     the types limited to some EXP_TYPEs (NIRSpec's FLAT: imaging only), for the exposure
     ``meta`` (without it such a type counts as absent)."""
-    if reftype in ASDF_BUILDERS:
+    if reftype in ("distortion", "filteroffset"):
         return synth_wcs.supported(reftype, detector)
     return (reftype in SYNTHETIC_TYPES.get(detector.instrument, frozenset())
             and synth_stage2.applies_to(reftype, detector, meta))
@@ -171,10 +173,12 @@ def _rscd(det: Detector, meta):
     # (subarray, readpatt, groups to skip in the first integration, in later integrations)
     rows = [(s, p, 1, syn.RSCD_GROUP_SKIP[s]) if p.startswith("FAST") else (s, p, 0, 1)
             for s in names for p in ("FAST", "FASTR1", "SLOW", "SLOWR1")]
-    cols = [fits.Column("SUBARRAY", "15A", array=[r[0] for r in rows]),
-            fits.Column("READPATT", "10A", array=[r[1] for r in rows]),
-            fits.Column("GROUP_SKIP1", "J", array=[r[2] for r in rows]),
-            fits.Column("GROUP_SKIP", "J", array=[r[3] for r in rows])]
+    # names and widths of RSCDModel's schema: stdatamodels cannot cast a table whose column
+    # names differ from the schema's in case only
+    cols = [fits.Column("subarray", "17A", array=[r[0] for r in rows]),
+            fits.Column("readpatt", "12A", array=[r[1] for r in rows]),
+            fits.Column("group_skip1", "J", array=[r[2] for r in rows]),
+            fits.Column("group_skip", "J", array=[r[3] for r in rows])]
     table = fits.BinTableHDU.from_columns(cols, name="RSCD_GROUP_SKIP")
     return "Synthetic RSCD groups to skip", {}, {"RSCD_GROUP_SKIP": table}, {"SUBARRAY": "GENERIC"}
 
@@ -199,12 +203,16 @@ def _dark(det: Detector, meta: ExposureMeta):
         sci = syn.dark_frames(rate, meta.tframe, NIR_DARK_FRAMES)
         dq, extra = dq2, {"NINTS": 1, "NGROUPS": NIR_DARK_FRAMES}
     extra.update({"NFRAMES": 1, "GROUPGAP": 0, "TFRAME": meta.tframe, "TGROUP": meta.tframe,
-                  "BUNIT": "DN"})
+                  "BUNIT": "DN", "DATAMODL": _DARK_MODEL.get(det.instrument, "DarkModel")})
     if det.is_miri:
         extra["READPATT"] = "SLOW" if meta.readpatt.startswith("SLOW") else "FAST"
         extra["P_READPA"] = "SLOW | SLOWR1 |" if extra["READPATT"] == "SLOW" else "FAST | FASTR1 |"
     return ("Synthetic dark (DN, group 0 subtracted)", {"SCI": sci, "DQ": dq},
             {"DQ_DEF": dq_def_hdu(bits)}, extra)
+
+
+#: The dark classes jwst 3.0's dark_current step opens per instrument (others: DarkModel).
+_DARK_MODEL = {"MIRI": "DarkMIRIModel", "NIRSPEC": "DarkNirspecModel"}
 
 
 def _reset(det: Detector, meta: ExposureMeta):
@@ -225,8 +233,8 @@ _BUILDERS: dict[str, Callable] = {
 # source_catalog's references (APCORR, ABVEGAOFFSET: streamcal.refs.synth_catalog), imagers only.
 for _inst in ("NIRCAM", "NIRISS", "MIRI", "FGS"):
     SYNTHETIC_TYPES[_inst] = SYNTHETIC_TYPES[_inst] | {"apcorr", "abvegaoffset"}
-_DATAMODEL.update({"apcorr": "ImgApcorrModel", "abvegaoffset": "ABVegaOffsetModel"})
-_BUILDERS.update({"apcorr": synth_catalog.build_apcorr, "abvegaoffset": synth_catalog.build_abvegaoffset})
+_DATAMODEL.update({"apcorr": "ImgApcorrModel"})
+_BUILDERS.update({"apcorr": synth_catalog.build_apcorr})
 
 # image2's references (FLAT per filter, PHOTOM, AREA: streamcal.refs.synth_stage2): imagers, and
 # NIRSpec's imaging FLAT.
@@ -235,9 +243,11 @@ for _inst, _types in synth_stage2.TYPES.items():
 _DATAMODEL.update(synth_stage2.DATAMODELS)
 _BUILDERS.update(synth_stage2.BUILDERS)
 
-# WCS references (DISTORTION, FILTEROFFSET: streamcal.refs.synth_wcs): ASDF trees, as in jwst.
+# ASDF trees, as in jwst: the WCS references (DISTORTION, FILTEROFFSET: streamcal.refs.synth_wcs)
+# and ABVEGAOFFSET (streamcal.refs.synth_catalog; jwst reads its table from ASDF only).
 ASDF_BUILDERS: dict[str, Callable] = {"distortion": synth_wcs.distortion_tree,
-                                      "filteroffset": synth_wcs.filteroffset_tree}
+                                      "filteroffset": synth_wcs.filteroffset_tree,
+                                      "abvegaoffset": synth_catalog.abvegaoffset_tree}
 
 
 def _file_tag(reftype: str, detector: Detector, meta: ExposureMeta | None) -> str | None:

@@ -3,10 +3,10 @@
 APCORR (jwst ``*ImgApcorrModel``): a FITS table ``APCORR`` with one row per (optical element,
 encircled-energy fraction) -- columns ``filter``, ``pupil`` (NIRCam/NIRISS) or ``subarray``
 (MIRI), ``eefraction``, ``radius`` (native pixels), ``apcorr``, ``skyin``, ``skyout`` (pixels).
-ABVEGAOFFSET (jwst ``ABVegaOffsetModel``): a table ``ABVEGA_OFFSET`` with ``filter``/``pupil``
-(NIRCam/NIRISS), ``filter`` (MIRI) or ``detector`` (FGS) and ``abvega_offset`` = m_AB - m_Vega.
-jwst ships ABVEGAOFFSET as ASDF; the synthetic set stores the same table in FITS (the reader in
-:mod:`streamcal.steps.source_catalog` takes either the FITS table or an ASDF tree's table).
+ABVEGAOFFSET (jwst ``ABVegaOffsetModel``): an ASDF file, as jwst ships it (ABVegaOffsetModel
+has no FITS layout: jwst reads the table only from an ASDF tree), whose ``abvega_offset`` table
+has ``filter``/``pupil`` (NIRCam/NIRISS), ``filter`` (MIRI) or ``detector`` (FGS) and
+``abvega_offset`` = m_AB - m_Vega.
 
 The point-spread function is the simulator's (:func:`streamcal.sim.scene.psf_sigma_pixels`): a
 Gaussian, integrated over the detector pixel (variance + 1/12 pixel^2), resampled by drizzle
@@ -30,7 +30,7 @@ from ..detectors import filter_wavelength_um
 from ..sim.scene import psf_sigma_pixels
 
 __all__ = ["EE_FRACTIONS", "FILTERS", "apcorr_rows", "abvega_rows", "effective_sigma_pixels",
-           "abvega_offset", "build_apcorr", "build_abvegaoffset"]
+           "abvega_offset", "build_apcorr", "abvegaoffset_tree"]
 
 #: Encircled-energy fractions tabulated (jwst files hold 0.2 ... 0.8 by 0.1).
 EE_FRACTIONS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -165,12 +165,18 @@ def build_apcorr(detector: Detector, meta=None):
             {}, {"APCORR": table}, {"SUBARRAY": "GENERIC", "DATAMODL": _APCORR_MODEL[inst]})
 
 
-def build_abvegaoffset(detector: Detector, meta=None):
-    """Generator builder: the ABVEGA_OFFSET table (m_AB - m_Vega) of the jwst layout."""
+def abvegaoffset_tree(detector: Detector, name: str, version: str) -> dict:
+    """The ASDF tree of a synthetic ABVEGAOFFSET file: ``meta`` and the ``abvega_offset``
+    table (m_AB - m_Vega per optical element, FGS per detector)."""
+    from astropy.table import Table
+
     inst = detector.instrument
     key = {"NIRCAM": ("filter", "pupil"), "NIRISS": ("filter", "pupil"), "MIRI": ("filter",),
            "FGS": ("detector",)}[inst]
     rows = abvega_rows(detector)
-    table = fits.BinTableHDU.from_columns(_columns(rows, key + ("abvega_offset",)), name="ABVEGA_OFFSET")
-    return ("Synthetic AB - Vega offsets (9550 K black-body Vega)", {}, {"ABVEGA_OFFSET": table},
-            {"SUBARRAY": "GENERIC", "DATAMODL": "ABVegaOffsetModel"})
+    table = Table({col: [row[col] for row in rows] for col in key + ("abvega_offset",)})
+    meta = {"reftype": "abvegaoffset", "model_type": "ABVegaOffsetModel", "filename": name, "telescope": "JWST",
+            "instrument": {"name": inst, "detector": detector.name}, "subarray": {"name": "GENERIC"},
+            "useafter": "2022-01-01T00:00:00", "pedigree": "DUMMY", "author": "streamcal synthetic reference set",
+            "description": "Synthetic AB - Vega offsets (9550 K black-body Vega)", "synthver": version}
+    return {"meta": meta, "abvega_offset": table}

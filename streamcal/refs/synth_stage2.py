@@ -161,9 +161,16 @@ def _pixar(det: Detector) -> dict:
     return {"PIXAR_SR": pixel_area_sr(det), "PIXAR_A2": det.pixel_scale ** 2}
 
 
+#: The imaging PHOTOM class of each instrument (jwst's photom step opens the file as the class
+#: its DATAMODL names, and reads the table only from these).
+PHOTOM_MODEL = {"NIRCAM": "NrcImgPhotomModel", "NIRISS": "NisImgPhotomModel", "MIRI": "MirImgPhotomModel",
+                "FGS": "FgsImgPhotomModel"}
+
+
 def build_photom(det: Detector, meta: ExposureMeta | None):
-    """Builder: PHOTOM (table only) with PIXAR_SR/PIXAR_A2."""
-    return "Synthetic photometric calibration", {}, {"PHOTOM": photom_table(det)}, _pixar(det)
+    """Builder: PHOTOM (table only) with PIXAR_SR/PIXAR_A2, DATAMODL the instrument's class."""
+    return ("Synthetic photometric calibration", {}, {"PHOTOM": photom_table(det)},
+            {**_pixar(det), "DATAMODL": PHOTOM_MODEL[det.instrument]})
 
 
 def relative_pixel_area(det: Detector, nodes: int = 129) -> np.ndarray:
@@ -217,6 +224,7 @@ def applies_to(reftype: str, detector: Detector, meta: ExposureMeta | None) -> b
 #: Reference types of this module, the instruments they exist for, their builders.
 STAGE2_INSTRUMENTS = frozenset({"NIRCAM", "NIRISS", "MIRI", "FGS"})
 BUILDERS = {"flat": build_flat, "photom": build_photom, "area": build_area}
+#: Default DATAMODL per type (PHOTOM's builder names its instrument's class, :data:`PHOTOM_MODEL`).
 DATAMODELS = {"flat": "FlatModel", "photom": "PhotomModel", "area": "PixelAreaModel"}
 #: The types each instrument gets: all of them for the imagers; NIRSpec the FLAT only (for its
 #: imaging EXP_TYPEs, :data:`EXP_TYPE_LIMITS`; CRDS has no NIRSpec imaging PHOTOM or AREA).

@@ -1,6 +1,6 @@
 """Synthetic detector calibration arrays: deterministic, realistic in magnitude, consistent.
 
-Every array is a pure function of (detector, version): the random generator is seeded from
+Every array is a pure function of (detector, :data:`SEED_TAG`): the random generator is seeded from
 them, so two processes (or two runs a year apart) produce bit-identical reference files.  The
 arrays are consistent with each other the way real ones are: the NIR saturation threshold is
 the superbias plus a per-pixel well depth (thresholds are in raw DN, bias included, jwst
@@ -37,8 +37,13 @@ from .. import dqflags
 from ..detectors import Detector
 
 #: Version of the synthetic set; in every file name, so a new version never reuses old files.
-#: Raise it whenever a builder changes what it writes (synth2: per-filter flats, stage-2/3 types).
-VERSION = "synth2"
+#: Raise it whenever a builder changes what it writes (synth2: per-filter flats, stage-2/3 types;
+#: synth3: jwst 3.0's model classes in DATAMODL -- instrument PHOTOM classes, DarkMIRIModel,
+#: DarkNirspecModel -- and RSCD columns named as its schema).
+VERSION = "synth3"
+#: What the random generators are seeded with: the synth2 arrays, unchanged since (synth3
+#: changed file layouts only), so every measured number of the set still holds.
+SEED_TAG = "synth2"
 
 #: Fractions of bad pixels in the mask (0.1 % in all, plus warm pixels that stay usable).
 HOT_FRACTION, DEAD_FRACTION, OTHER_BAD_FRACTION, WARM_FRACTION = 4e-4, 3e-4, 3e-4, 1e-3
@@ -77,9 +82,9 @@ def nominal(detector: Detector) -> Nominal:
 
 
 def rng_for(detector: Detector, quantity: str) -> np.random.Generator:
-    """Generator seeded from (version, detector, quantity): deterministic across processes
-    (crc32, not Python's salted ``hash``)."""
-    return np.random.default_rng(zlib.crc32(f"{VERSION}/{detector.name}/{quantity}".encode()))
+    """Generator seeded from (:data:`SEED_TAG`, detector, quantity): deterministic across
+    processes (crc32, not Python's salted ``hash``)."""
+    return np.random.default_rng(zlib.crc32(f"{SEED_TAG}/{detector.name}/{quantity}".encode()))
 
 
 def _sparse(detector: Detector, quantity: str, fraction: float) -> np.ndarray:

@@ -163,6 +163,22 @@ def _default_optics(det: Detector, kind: str, exp_type: str) -> tuple[str, str]:
     return "N/A", "N/A"
 
 
+def optical_path_cards(det: Detector, filter_name: str, pupil: str) -> dict:
+    """MODULE, CHANNEL, FILTER and PUPIL as the archive writes them: only the ones the
+    instrument has (real FGS headers have none of the four, MIRI imager, NIRISS and NIRSpec
+    ones no MODULE or CHANNEL, MIRI and NIRSpec no PUPIL).  An "N/A" card is not written:
+    jwst's schema has no "N/A" MODULE, and readers take an absent element as "N/A" anyway.
+
+    >>> from streamcal.detectors import DETECTORS
+    >>> optical_path_cards(DETECTORS["GUIDER1"], "N/A", "N/A")
+    {}
+    >>> optical_path_cards(DETECTORS["NRCA1"], "F200W", "CLEAR")
+    {'MODULE': 'A', 'CHANNEL': 'SHORT', 'FILTER': 'F200W', 'PUPIL': 'CLEAR'}
+    """
+    cards = {"MODULE": det.module, "CHANNEL": det.channel, "FILTER": filter_name, "PUPIL": pupil}
+    return {key: value for key, value in cards.items() if str(value).strip().upper() not in ("", "N/A")}
+
+
 def resolve(config: ExposureConfig) -> Setup:
     """Check a config and fill in the defaults.
 
@@ -219,8 +235,8 @@ def primary_header(s: Setup) -> fits.Header:
         "OBS_ID": f"V{visit_id}P{0:010d}{c.visitgrp:02d}{c.seq_id:1d}{c.act_id:02d}",
         "EXPRIPAR": "PRIME", "TSOVISIT": s.tsovisit, "TARGPROP": c.targname, "TARGNAME": c.targname,
         "TARGTYPE": "FIXED", "TARG_RA": c.target_ra, "TARG_DEC": c.target_dec,
-        "INSTRUME": det.instrument, "DETECTOR": det.name, "MODULE": det.module, "CHANNEL": det.channel,
-        "FILTER": s.filter, "PUPIL": s.pupil, "EXP_TYPE": c.exp_type, "EXPCOUNT": c.exposure,
+        "INSTRUME": det.instrument, "DETECTOR": det.name, **optical_path_cards(det, s.filter, s.pupil),
+        "EXP_TYPE": c.exp_type, "EXPCOUNT": c.exposure,
         "ZEROFRAM": False, "DATAPROB": False, "SCA_NUM": headers.SCA_NUM[det.name],
         **headers.readout_cards(det, s.pattern, s.timing), **headers.subarray_cards(det, s.subarray),
         "PATTTYPE": c.patttype, "PATT_NUM": c.patt_num, "NUMDTHPT": c.numdthpt,

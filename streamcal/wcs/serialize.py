@@ -14,14 +14,22 @@ import io
 import asdf
 from gwcs import WCS
 
-__all__ = ["wcs_to_asdf_bytes", "wcs_from_asdf_bytes", "asdf_tree_wcs"]
+__all__ = ["wcs_to_asdf_bytes", "tree_to_asdf_bytes", "wcs_from_asdf_bytes", "asdf_tree_wcs"]
 
 
 def wcs_to_asdf_bytes(wcs: WCS) -> bytes:
     """The WCS as a small ASDF file with jwst's tree layout (``{"meta": {"wcs": wcs}}``), in
     memory."""
+    return tree_to_asdf_bytes({}, wcs)
+
+
+def tree_to_asdf_bytes(tree: dict, wcs: WCS | None = None) -> bytes:
+    """A product's metadata tree (:func:`streamcal.jwst_meta.metadata_tree`), with ``wcs`` at
+    ``meta.wcs`` when given, as an ASDF file in memory.  ``tree`` is not modified."""
+    if wcs is not None:
+        tree = {**tree, "meta": {**tree.get("meta", {}), "wcs": wcs}}
     buffer = io.BytesIO()
-    asdf.AsdfFile({"meta": {"wcs": wcs}}).write_to(buffer)
+    asdf.AsdfFile(tree).write_to(buffer)
     return buffer.getvalue()
 
 

@@ -19,6 +19,7 @@ from ..config import PipelineConfig, PoolConfig
 from ..errors import BadInputError, NotImplementedStepError
 from ..flow import Job, Outcome, OutcomeKind, ProductFile
 from ..ingest import content_sha256
+from ..sinks.products import DirectorySink
 
 #: Where the stream accumulates every source catalog it makes (Parquet dataset, one part per
 #: product made; :class:`streamcal.sinks.catalogs.CatalogDataset`).
@@ -34,29 +35,28 @@ def _options(config: PipelineConfig, **extra):
     return CalibrationOptions(step_values=steps, **extra)
 
 
-def _stage1(job: Job, products_dir: str, refs, config: PipelineConfig):
+def _stage1(job: Job, sink: DirectorySink, refs, config: PipelineConfig):
     from ..pipelines import calibrate_file
 
-    return calibrate_file(job.path, products_dir, refs, _options(config, pipeline=job.pipeline))
+    return calibrate_file(job.path, sink, refs, _options(config, pipeline=job.pipeline))
 
 
-def _image2(job: Job, products_dir: str, refs, config: PipelineConfig):
+def _image2(job: Job, sink: DirectorySink, refs, config: PipelineConfig):
     from ..pipelines.image2 import calibrate_image2_file
 
     options = _options(config, skip=frozenset() if job.options.quicklook else frozenset({"resample"}))
-    return calibrate_image2_file(job.path, products_dir, refs, options,
-                                 tweakreg_catalog=job.options.tweakreg_catalog)
+    return calibrate_image2_file(job.path, sink, refs, options, tweakreg_catalog=job.options.tweakreg_catalog)
 
 
-def _image3(job: Job, products_dir: str, refs, config: PipelineConfig):
+def _image3(job: Job, sink: DirectorySink, refs, config: PipelineConfig):
     from ..pipelines.image3 import calibrate_image3_file
 
     # members' catalogs made at stage 2 (named in the ASN) replace detection at firing time
     options = _options(config, step_values={"tweakreg": {"use_custom_catalogs": True}})
-    return calibrate_image3_file(job.path, products_dir, refs,
-                                 allowed_roots=list(job.options.allowed_roots) or [products_dir],
+    return calibrate_image3_file(job.path, sink, refs,
+                                 allowed_roots=list(job.options.allowed_roots) or [str(sink.directory)],
                                  partial=job.options.partial, options=options,
-                                 catalog_dataset=Path(products_dir) / CATALOG_DATASET)
+                                 catalog_dataset=sink.directory / CATALOG_DATASET)
 
 
 #: How each pipeline with the streamcal engine is run on a job's input.
@@ -81,7 +81,7 @@ def run_job(job: Job, products_dir: str, refs=None, config: PipelineConfig = Pip
             raise NotImplementedStepError(f"{job.pipeline} is not implemented yet; nothing is passed through")
         from ..refs import ReferenceSet
 
-        written = run(job, products_dir, refs if refs is not None else ReferenceSet(), config)
+        written = run(job, DirectorySink(products_dir), refs if refs is not None else ReferenceSet(), config)
         products = tuple(ProductFile(str(p), Path(p).stem.rsplit("_", 1)[-1], content_sha256(p)) for p in written)
         return Outcome(OutcomeKind.OK, products, time.perf_counter() - start)
     except BadInputError as exc:

@@ -6,13 +6,15 @@ way)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import NotImplementedStepError
 from ..fitsio import read_raw
 from ..provenance import sha256_file
+from ..sinks.products import ProductSink, product_sink
 from .definitions import pipeline_for
-from .runner import CalibrationOptions, run_pipeline, write_products
+from .runner import CalibrationOptions, run_pipeline
 
 __all__ = ["calibrate_file", "is_stage2_input", "level3_asn_type"]
 
@@ -45,10 +47,12 @@ def level3_asn_type(path: str | Path) -> str | None:
     return None if asn_type.endswith("2") else asn_type
 
 
-def calibrate_file(path: str | Path, out_dir: str | Path, refs, options: CalibrationOptions = CalibrationOptions()) -> list[Path]:
-    """Calibrate one input file into ``out_dir``: a raw exposure through its stage-1 pipeline,
-    a ``_rate``/``_rateints`` file or level-2 ASN through stage 2 (calwebb_image2), an image3
-    ASN through calwebb_image3 (members resolved next to the ASN only).
+def calibrate_file(path: str | Path, out: str | os.PathLike | ProductSink, refs,
+                   options: CalibrationOptions = CalibrationOptions()) -> list[Path]:
+    """Calibrate one input file into ``out`` (a directory, or any
+    :class:`~streamcal.sinks.products.ProductSink`): a raw exposure through its stage-1
+    pipeline, a ``_rate``/``_rateints`` file or level-2 ASN through stage 2 (calwebb_image2), an
+    image3 ASN through calwebb_image3 (members resolved next to the ASN only).
 
     Returns
     -------
@@ -60,11 +64,12 @@ def calibrate_file(path: str | Path, out_dir: str | Path, refs, options: Calibra
     BadInputError
         The file is unusable; nothing is written.
     """
+    sink = product_sink(out)
     asn_type = level3_asn_type(path)
     if asn_type == "image3":
         from .image3 import calibrate_image3_file  # the WCS/photometry stack: only when needed
 
-        return calibrate_image3_file(path, out_dir, refs, allowed_roots=[Path(path).parent],
+        return calibrate_image3_file(path, sink, refs, allowed_roots=[Path(path).parent],
                                      options=options)
     if asn_type:
         raise NotImplementedStepError(f"{Path(path).name}: {asn_type} associations need a stage-3 "
@@ -72,9 +77,9 @@ def calibrate_file(path: str | Path, out_dir: str | Path, refs, options: Calibra
     if is_stage2_input(path, options):
         from .image2 import calibrate_image2_file  # the WCS/resample stack: only when needed
 
-        return calibrate_image2_file(path, out_dir, refs, options)
+        return calibrate_image2_file(path, sink, refs, options)
     path = Path(path)
     sha = sha256_file(path) if path.is_file() else ""
     ramp = read_raw(path)
     result = run_pipeline(ramp, refs, options, input_name=path.name, input_sha256=sha)
-    return write_products(result, path.name, out_dir)
+    return sink.write(result, path.name)

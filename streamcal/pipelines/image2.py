@@ -18,6 +18,7 @@ ASN file and resolved only inside the allowed directories (default: the ASN's ow
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -30,9 +31,10 @@ from ..errors import BadInputError
 from ..fitsio import read_cal
 from ..models import ImageModel, product_name
 from ..provenance import Provenance, StepRecord, sha256_file
+from ..sinks.products import ProductSink, product_sink
 from .definitions import pipeline_for
 from .runner import (CalibrationOptions, PipelineResult, Product, resolve_params, run_steps,
-                     status_keyword, write_products)
+                     status_keyword)
 
 #: EXP_TYPEs whose image2 makes a single-exposure ``_i2d`` (jwst 3.0 Image2Pipeline.image_exptypes).
 RESAMPLE_EXP_TYPES = frozenset({"MIR_IMAGE", "NRC_IMAGE", "NIS_IMAGE", "FGS_IMAGE"})
@@ -182,13 +184,14 @@ def run_image2(model: ImageModel, refs, options: CalibrationOptions = Calibratio
     return PipelineResult(spec.name, products, prov)
 
 
-def calibrate_image2_file(path: str | Path, out_dir: str | Path, refs,
+def calibrate_image2_file(path: str | Path, out: str | os.PathLike | ProductSink, refs,
                           options: CalibrationOptions = CalibrationOptions(),
                           backgrounds: Sequence[str | Path] = (), *,
                           allowed_roots: Sequence[str | Path] | None = None,
                           tweakreg_catalog: bool = False) -> list[Path]:
     """Read a ``_rate``/``_rateints`` file (or a level-2 ASN), run calwebb_image2, write the
-    products (``<root>_cal.fits`` ...) into ``out_dir``, all or nothing.
+    products (``<root>_cal.fits`` ...) into ``out`` (a directory or a
+    :class:`~streamcal.sinks.products.ProductSink`), all or nothing.
 
     Parameters
     ----------
@@ -209,7 +212,7 @@ def calibrate_image2_file(path: str | Path, out_dir: str | Path, refs,
     BadInputError
         An input file or the ASN is unusable; nothing is written.
     """
-    path = Path(path)
+    path, sink = Path(path), product_sink(out)
     inputs = read_level2_asn(path, allowed_roots) if path.suffix.lower() == ".json" else Image2Inputs(path)
     science = read_cal(inputs.science)
     if inputs.asn is not None:
@@ -218,11 +221,11 @@ def calibrate_image2_file(path: str | Path, out_dir: str | Path, refs,
     sha = sha256_file(inputs.science)
     result = run_image2(science, refs, options, backgrounds=bkg, input_name=inputs.science.name,
                         input_sha256=sha)
-    written = write_products(result, inputs.science.name, out_dir)
+    written = sink.write(result, inputs.science.name)
     cal = next((p.model for p in result.products if p.suffix == "cal"), None)
     if tweakreg_catalog and cal is not None and cal.wcs is not None and cal.data.ndim == 2:
         name = Path(product_name(inputs.science.name, "cat")).with_suffix(".ecsv").name
-        written.append(write_tweakreg_catalog(cal, Path(out_dir) / name, result.provenance))
+        written.append(sink.put(name, lambda path: write_tweakreg_catalog(cal, path, result.provenance)))
     return written
 
 

@@ -18,6 +18,7 @@ missing member names) in the primary headers (and the catalog metadata).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +34,7 @@ from ..errors import BadInputError, NotImplementedStepError
 from ..fitsio import read_cal, write_image, write_mosaic
 from ..models import ImageModel, MosaicModel
 from ..provenance import Provenance, StepRecord, sha256_file
+from ..sinks.products import ProductSink, product_sink
 from ..steps import get_step
 from ..steps.base import StepParams, params_dict, skipped
 from ..steps.resample import exposure_group_id
@@ -265,29 +267,32 @@ def crf_name(member: str, acid: str) -> str:
     return f"{root}_{acid}_crf.fits" if acid else f"{root}_crf.fits"
 
 
-def write_image3(result: Image3Result, out_dir: str | Path, *, acid: str = "",
+def write_image3(result: Image3Result, out: str | os.PathLike | ProductSink, *, acid: str = "",
                  input_headers: list[fits.Header] | None = None) -> list[Path]:
-    """Write the products of a run into ``out_dir``, all or nothing."""
+    """Write the products of a run into ``out`` (a directory or a
+    :class:`~streamcal.sinks.products.ProductSink`), all or nothing."""
     from ..sinks.catalogs import write_catalog_ecsv, write_segm
 
-    out_dir = Path(out_dir)
+    sink = product_sink(out)
     written: list[Path] = []
     crf_prov = replace(result.provenance, steps=result.provenance.steps[:result.crf_steps])
+    mosaic, catalog = result.mosaic, result.catalog
     try:  # the mosaic first: it is what users wait for; the crf files follow
-        written.append(write_mosaic(result.mosaic, out_dir / f"{result.product}_i2d.fits", result.provenance,
-                                    input_headers))
-        if result.catalog is not None:
-            written.append(write_catalog_ecsv(result.catalog.catalog, out_dir / f"{result.product}_cat.ecsv",
-                                              {"SC_VER": result.provenance.version, "SC_PIPE": SPEC.name}))
-            if result.catalog.segm is not None:
-                header = result.mosaic.header.copy()
+        written.append(sink.put(f"{result.product}_i2d.fits",
+                                lambda path: write_mosaic(mosaic, path, result.provenance, input_headers)))
+        if catalog is not None:
+            meta = {"SC_VER": result.provenance.version, "SC_PIPE": SPEC.name}
+            written.append(sink.put(f"{result.product}_cat.ecsv",
+                                    lambda path: write_catalog_ecsv(catalog.catalog, path, meta)))
+            if catalog.segm is not None:
+                header = mosaic.header.copy()
                 header["FILENAME"] = f"{result.product}_segm.fits"
-                written.append(write_segm(result.catalog.segm, out_dir / f"{result.product}_segm.fits",
-                                          header, result.mosaic.sci_header, result.mosaic.wcs))
+                written.append(sink.put(header["FILENAME"], lambda path: write_segm(
+                    catalog.segm, path, header, mosaic.sci_header, mosaic.wcs)))
         for model in result.crf:
-            path = out_dir / crf_name(model.meta.filename, acid)
-            model.header["FILENAME"] = path.name
-            written.append(write_image(model, path, crf_prov, "ImageModel"))
+            model.header["FILENAME"] = crf_name(model.meta.filename, acid)
+            written.append(sink.put(model.header["FILENAME"],
+                                    lambda path, model=model: write_image(model, path, crf_prov, "ImageModel")))
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -376,7 +381,7 @@ def member_catalogs(asn_path: Path, asn: dict, allowed_roots: Sequence[str | Pat
     return out
 
 
-def calibrate_image3_file(asn_path: str | Path, out_dir: str | Path, refs, *,
+def calibrate_image3_file(asn_path: str | Path, out: str | os.PathLike | ProductSink, refs, *,
                           allowed_roots: Sequence[str | Path], partial: bool = False,
                           options: CalibrationOptions = CalibrationOptions(),
                           catalog_dataset: str | Path | None = None) -> list[Path]:
@@ -386,8 +391,8 @@ def calibrate_image3_file(asn_path: str | Path, out_dir: str | Path, refs, *,
     ----------
     asn_path : path
         The level-3 ASN JSON.
-    out_dir : path
-        Where the products go.
+    out : path or ProductSink
+        Where the products go (a directory, or a :class:`~streamcal.sinks.products.ProductSink`).
     refs : ReferenceSet
     allowed_roots : sequence of path
         Directories member files may come from (landing / products); anything else is refused.
@@ -429,7 +434,7 @@ def calibrate_image3_file(asn_path: str | Path, out_dir: str | Path, refs, *,
     for model in (result.mosaic, *result.crf):
         model.header["ASNTABLE"] = asn_path.name
         model.header["ASNPOOL"] = str(asn.get("asn_pool", ""))
-    written = write_image3(result, out_dir, acid=str(asn.get("asn_id", "")).strip(),
+    written = write_image3(result, out, acid=str(asn.get("asn_id", "")).strip(),
                            input_headers=[m.header for m in models])
     if catalog_dataset is not None and result.catalog is not None:
         from ..sinks.catalogs import CatalogDataset

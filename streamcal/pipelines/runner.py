@@ -1,19 +1,17 @@
 """Run a pipeline on one exposure in memory (:func:`run_pipeline` for stage 1; stage 2 and 3 in
-:mod:`.image2` and :mod:`.image3`), sharing the step loop (:func:`run_steps`) and the product
-writer (:func:`write_products`); :mod:`.files` runs a file through the pipeline it needs.  Plain
-Python: the same functions run in a test, the CLI or a Ray actor."""
+:mod:`.image2` and :mod:`.image3`), sharing the step loop (:func:`run_steps`).  Products go to a
+:class:`streamcal.sinks.products.ProductSink`; :mod:`.files` runs a file through the pipeline it
+needs.  Plain Python: the same functions run in a test, the CLI or a Ray actor."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .. import boundary, router
 from ..errors import BadInputError, NotImplementedStepError, ReferenceFileError
-from ..fitsio import write_image, write_mosaic, write_ramp
-from ..models import ImageModel, MosaicModel, RampModel, product_name
+from ..models import ImageModel, MosaicModel, RampModel
 from ..provenance import Provenance, StepRecord
 from ..steps import get_step
 from ..steps.base import StepParams, make_params, params_dict, skipped
@@ -286,26 +284,3 @@ def run_pipeline(ramp: RampModel, refs, options: CalibrationOptions = Calibratio
     for product in products:
         product.model.header.update(keywords)
     return PipelineResult(spec.name, products, prov)
-
-
-def write_products(result: PipelineResult, input_name: str, out_dir: str | Path) -> list[Path]:
-    """Write every product of a run, all or nothing: if one write fails, the ones already
-    written by this call are removed."""
-    written: list[Path] = []
-    try:
-        for product in result.products:
-            path = Path(out_dir) / product_name(Path(input_name).name, product.suffix)
-            if isinstance(product.model, RampModel):
-                written.append(write_ramp(product.model, path, result.provenance))
-            elif isinstance(product.model, MosaicModel):
-                written.append(write_mosaic(product.model, path, result.provenance))
-            else:
-                written.append(write_image(product.model, path, result.provenance, product.datamodel))
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    return written
-
-
-#: File-name suffixes of the inputs of stage 2 (everything else is calibrated by stage 1).

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..pipelines.runner import PipelineResult, write_products
+from ..pipelines.runner import PipelineResult
 from ..provenance import sha256_file
+from .products import DirectorySink
 
 __all__ = ["FitsProductSink", "ProductRecorder"]
 
@@ -25,7 +26,7 @@ class ProductRecorder(Protocol):
 class FitsProductSink:
     """Write a pipeline run's products under ``products_dir`` and record each of them.
 
-    Each product is written by :func:`streamcal.pipelines.runner.write_products`: under a
+    Each product is written by :class:`~streamcal.sinks.products.DirectorySink`: under a
     hidden temporary name then renamed into place (all or nothing for one run), so a reader
     never sees half a file.  Then, per product: its SHA-256 and size are measured, it is
     recorded in the ledger (idempotent by path), a row goes to the product table (flushed once
@@ -78,7 +79,7 @@ class FitsProductSink:
             The products, in the order of ``result.products``.
         """
         stage = stage or result.pipeline
-        paths = write_products(result, input_name, self.products_dir)
+        paths = DirectorySink(self.products_dir).write(result, input_name)
         now = self._clock()
         for product, path in zip(result.products, paths):
             sha, size = sha256_file(path), path.stat().st_size

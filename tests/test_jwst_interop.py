@@ -265,13 +265,12 @@ def _keyword_tree(path: Path, tmp_path: Path) -> dict:
     return read_metadata(copy, flatten=True)
 
 
-@pytest.mark.parametrize("suffix", sorted(set(JWST_CLASS) - {"segm"}))
+@pytest.mark.parametrize("suffix", sorted(JWST_CLASS))
 def test_asdf_extension_is_stdatamodels_tree(products, suffix, tmp_path):
     """Every FITS product streamcal writes carries an ASDF extension whose metadata is exactly
     the tree stdatamodels builds from the file's FITS keywords (same paths, same values), its
     arrays referenced in the FITS extensions as stdatamodels writes them (``fits:SCI,1``), and
-    meta.wcs exactly where the product has a WCS.  (The segmentation map's ASDF extension is
-    written by streamcal.sinks.catalogs, with the WCS only.)"""
+    meta.wcs exactly where the product has a WCS."""
     path = products[suffix]
     tree = _tree(path)
     ours = {k: v for k, v in _flat(tree).items() if k.startswith("meta.") and not k.startswith("meta.wcs.")}

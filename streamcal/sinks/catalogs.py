@@ -67,14 +67,14 @@ def write_catalog_ecsv(catalog: Table, path: str | os.PathLike, meta: Mapping[st
 def write_segm(segm: np.ndarray, path: str | os.PathLike, header: fits.Header | None = None,
                sci_header: fits.Header | None = None, wcs=None) -> Path:
     """Write a segmentation map (jwst SegmentationMapModel layout: primary header + ``SCI``
-    int32 (ny, nx), 0 = background, k = source label k; the mosaic's gwcs ``wcs`` in the ASDF
-    extension, as jwst's source_catalog sets ``meta.wcs``) atomically."""
+    int32 (ny, nx), 0 = background, k = source label k; the ASDF extension with the metadata
+    tree and the mosaic's gwcs ``wcs`` at ``meta.wcs``, as jwst's source_catalog sets it)
+    atomically."""
     primary = fits.PrimaryHDU(header=header.copy() if header is not None else None)
     primary.header["DATAMODL"] = "SegmentationMapModel"
     sci = fits.ImageHDU(np.asarray(segm, np.int32), header=sci_header.copy() if sci_header is not None else None,
                         name="SCI")
-    hdus = [primary, sci] + ([asdf_hdu(wcs)] if wcs is not None else [])
-    return atomic_write(fits.HDUList(hdus), path)
+    return atomic_write(fits.HDUList([primary, sci, asdf_hdu(wcs, [primary, sci])]), path)
 
 
 def _unit_meta(unit) -> dict[bytes, bytes] | None:

@@ -93,3 +93,13 @@ def test_console_script_exit_code(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == EXIT_BAD_INPUT
     assert proc.stderr.strip().startswith("streamcal: error:") and "x_uncal.fits" in proc.stderr
+
+
+def test_a_pipeline_by_its_short_name(tmp_path, capsys, fgs_acq1):
+    """--pipeline takes the registry's short names as the TOML does; an unknown one is one line."""
+    code, out = _calibrate(tmp_path, fgs_acq1, "--pipeline", "guider")
+    assert code == 0 and [p.name for p in out.iterdir()] == ["jw01019001001_gs-acq1_2022117003102_cal.fits"]
+    capsys.readouterr()
+    code, out = _calibrate(tmp_path / "again", fgs_acq1, "--pipeline", "detector9")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == EXIT_BAD_INPUT and len(err) == 1 and "unknown pipeline 'detector9'" in err[0]

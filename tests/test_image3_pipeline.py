@@ -74,7 +74,10 @@ class TestInMemory:
     def test_no_cosmic_ray_left_in_the_mosaic(self, run):
         """Against the mosaic of the hit-free images drizzled with the same WCSs and the same
         DQ (so only missed hits differ): nowhere that >= 3 exposures overlap is a pixel off by
-        more than 5 sigma.  Every hit seen by >= 3 exposures is flagged in its crf."""
+        more than 5 sigma.  Besides the hits, < 5e-4 of the pixels are flagged (measured 1.1e-4:
+        neighbours of hits on star cores, which the median drizzled onto jwst's grid and blotted
+        back underestimates, and a hit of one exposure reaching the median where only 2 overlap;
+        the old pixel-aligned grid happened to flag nothing but hits here)."""
         images, clean, masks, _, result = run
         reference = resample_images([replace(c, wcs=r.wcs, header=r.header, dq=r.dq)
                                      for c, r in zip(clean, result.crf)])
@@ -82,7 +85,9 @@ class TestInMemory:
         overlap = sum((result.mosaic.con[0] >> k) & 1 for k in range(4)) >= 3
         assert np.nanmax(np.abs(z[overlap])) < 5
         flagged = sum(int(np.count_nonzero(m.dq & dqflags.OUTLIER)) for m in result.crf)
-        assert flagged <= sum(int(m.sum()) for m in masks)  # nothing but hits was flagged
+        clean = sum(int((~m).sum()) for m in masks)
+        extra = sum(int(np.count_nonzero((r.dq & dqflags.OUTLIER) & ~m)) for r, m in zip(result.crf, masks))
+        assert flagged >= sum(int(m.sum()) for m in masks) // 2 and extra < 5e-4 * clean
 
     def test_catalog_finds_the_stars(self, run):
         """>= 90 % of the rendered stars (all S/N > 100) have a catalog source within 0.05"."""
@@ -257,3 +262,65 @@ def test_parameter_set_and_user_override(refs):
     resample = next(s for s in exact.provenance.steps if s.name == "resample")
     assert resample.parameters["pixmap_stepsize"] == 1.0
     np.testing.assert_allclose(result.mosaic.data, exact.mosaic.data, atol=1e-5, equal_nan=True)
+
+
+# ------------------------------------------------------------ the _i2d grid is jwst's
+
+@pytest.fixture(scope="module")
+def simulated_cals(tmp_path_factory, refs):
+    """A 3-point NIRCam SUB160P dither with pointing errors, through detector1 and image2:
+    the ``_cal`` files (S_REGION, pointing keywords and gwcs as assign_wcs writes them) and
+    image2's quick-look ``_i2d`` of the first."""
+    from streamcal.sim.program import simulate_dither
+
+    base = tmp_path_factory.mktemp("jwstgrid")
+    sim = simulate_dither(base / "raw", subarray="SUB160P", npoints=3, star_count=30, ngroups=4, seed=4,
+                          refs=refs, pointing_error_arcsec=0.5)
+    cals, quicklook = [], None
+    for raw in sim.paths:
+        rate = calibrate_file(raw, base / "rate", refs)[0]
+        written = calibrate_file(rate, base / "cal", refs)
+        cals.append(next(p for p in written if p.name.endswith("_cal.fits")))
+        quicklook = quicklook or next(p for p in written if p.name.endswith("_i2d.fits"))
+    return base, cals, quicklook
+
+
+def _jwst_grid(cals):
+    """jwst 3.0's output WCS for these files (``resampled_wcs_from_models``, default parameters)."""
+    datamodels = pytest.importorskip("stdatamodels.jwst.datamodels", reason="stdatamodels is a test dependency")
+    from jwst.datamodels import ModelLibrary
+    from jwst.resample.resample_utils import resampled_wcs_from_models
+
+    wcs, *_ = resampled_wcs_from_models(ModelLibrary([datamodels.open(c) for c in cals], on_disk=False))
+    return wcs
+
+
+def _assert_i2d_grid_is(i2d, theirs):
+    """The _i2d's shape, its SCI header's TAN WCS and its ASDF gwcs are jwst's grid: shape
+    exact, CRPIX to 1e-6 px, CRVAL to 1e-9 deg, CD to 1e-12 deg, PIXAR_SR its pixel area."""
+    from astropy.wcs import WCS as FitsWCS
+
+    t = theirs.forward_transform
+    cd = np.asarray(t.pc.value).reshape(2, 2) * t.cdelt.value[0]
+    with fits.open(i2d) as hdul:
+        header, shape = hdul["SCI"].header, hdul["SCI"].data.shape
+    assert shape == tuple(theirs.array_shape)
+    np.testing.assert_allclose([header["CRPIX1"] - 1, header["CRPIX2"] - 1], t.crpix.value, atol=1e-6)
+    np.testing.assert_allclose([header["CRVAL1"], header["CRVAL2"]], t.crval.value, atol=1e-9)
+    np.testing.assert_allclose(FitsWCS(header, naxis=2).pixel_scale_matrix, cd, atol=1e-12)
+    assert header["PIXAR_SR"] == pytest.approx(abs(np.linalg.det(cd)) * (np.pi / 180) ** 2, rel=1e-9)
+    ny, nx = shape
+    x, y = np.meshgrid(np.linspace(0, nx - 1, 5), np.linspace(0, ny - 1, 5))
+    np.testing.assert_allclose(np.array(read_mosaic(i2d).wcs(x, y)), np.array(theirs(x, y)), atol=1e-10)
+
+
+def test_i2d_grid_is_jwsts(simulated_cals, refs, tmp_path):
+    """image3 on the dither (tweakreg skipped, so the mosaic is built from exactly these WCSs)
+    and image2's quick look make their _i2d on the grid jwst 3.0 computes for the same _cal
+    files: same shape, reference pixel, reference point and CD matrix."""
+    base, cals, quicklook = simulated_cals
+    asn = _write_asn(base / "cal", [c.name for c in cals])
+    options = CalibrationOptions(skip=frozenset({"tweakreg", "source_catalog"}))
+    written = calibrate_image3_file(asn, tmp_path, refs, allowed_roots=[base / "cal"], options=options)
+    _assert_i2d_grid_is(written[0], _jwst_grid(cals))
+    _assert_i2d_grid_is(quicklook, _jwst_grid(cals[:1]))

@@ -22,7 +22,6 @@ from streamcal.pipelines.image2 import run_image2
 from streamcal.pipelines.image3 import run_image3
 from streamcal.pipelines.runner import CalibrationOptions, run_pipeline
 from streamcal.refs import synth_stage2
-from streamcal.refs import synthetic as syn
 from streamcal.refs.synth_catalog import effective_sigma_pixels
 from streamcal.sim.program import simulate_dither
 from streamcal.wcs import pointing_from_header, v2v3_to_sky
@@ -46,21 +45,22 @@ def _product(result, suffix: str):
 def simulated(tmp_path_factory, refs):
     out = tmp_path_factory.mktemp("dither")
     sim = simulate_dither(out, seed=1, refs=refs, pointing_error_arcsec=1.0)
-    cosmics = []
+    cosmics, inverse_gains = [], []
     for path in sim.paths:
         with fits.open(out / "truth" / path.name.replace("_uncal.fits", "_truth.fits")) as hdul:
             cosmics.append(np.asarray(hdul["COSMICS"].data))
-    return sim, cosmics
+            inverse_gains.append(1.0 / np.asarray(hdul["GAIN"].data, np.float64))
+    return sim, cosmics, 1.0 / float(np.mean(inverse_gains))
 
 
 def _run_chain(simulated, refs, stage1: CalibrationOptions) -> SimpleNamespace:
-    sim, cosmics = simulated
+    sim, cosmics, gain = simulated
     cals = []
     for path in sim.paths:
         rate = _product(run_pipeline(read_raw(path), refs, stage1), "rate")
         cal = _product(run_image2(rate, refs, CalibrationOptions(skip=frozenset({"resample"}))), "cal")
         cals.append(cal)
-    return SimpleNamespace(sim=sim, cals=cals, result=run_image3(cals, refs, OPTIONS), cosmics=cosmics)
+    return SimpleNamespace(sim=sim, cals=cals, result=run_image3(cals, refs, OPTIONS), cosmics=cosmics, gain=gain)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def _relative_rms(offsets: np.ndarray) -> float:
 def test_tweakreg_recovers_injected_pointing_offsets(chain):
     """Relative alignment cannot see the common offset (the reference exposure's own error
     stays); what it must recover are the offsets between exposures: after tweakreg every image's
-    WCS - truth agrees with the others' to <= 0.02" rms (measured 0.25 mas) where before it
+    WCS - truth agrees with the others' to <= 0.02" rms (measured 0.38 mas) where before it
     differed by the injected errors (up to 1": 0.46" rms)."""
     pointing = chain.sim.pointing
     injected = np.hypot(pointing["error_east_arcsec"], pointing["error_north_arcsec"])
@@ -131,10 +131,14 @@ def _stars_in_mosaic(chain):
 
 
 def _truth_jy(chain) -> np.ndarray:
-    """Star fluxes in Jy: e-/s -> DN/s (nominal gain) -> MJy/sr (PHOTMJSR) -> Jy (x 1e6 x the
-    nominal pixel solid angle); the synthetic PHOTOM is built from this very photon budget."""
+    """Star fluxes in Jy: e-/s -> DN/s (the detector's true gain in the window) -> MJy/sr
+    (PHOTMJSR) -> Jy (x 1e6 x the nominal pixel solid angle); the synthetic PHOTOM is built from
+    this very photon budget.  The true gain (harmonic mean of the truth files' GAIN over the
+    window, 2.000 e-/DN) is not the nominal 2.05 PHOTOM assumes: the synthetic FLAT does not
+    carry the gain map, so every _cal star flux is 2.4 % high before image3 touches it; what
+    image3 is judged on is what it makes of the DN it is given."""
     f, p = chain.cals[0].meta.filter, chain.cals[0].meta.pupil
-    dn_per_e = 1.0 / syn.nominal(DETECTOR).gain
+    dn_per_e = 1.0 / chain.gain
     per_e = dn_per_e * synth_stage2.photmjsr(DETECTOR, f, p) * 1e6 * synth_stage2.pixel_area_sr(DETECTOR)
     return np.asarray(chain.sim.stars["flux_e"]) * per_e
 
@@ -160,11 +164,15 @@ def _predicted_snr(chain, x, y, flux_jy) -> np.ndarray:
 
 
 def test_catalog_completeness_flux_and_purity(chain):
-    """Of the stars with S/N > 20 >= 95 % are found (a detection within 1 px; measured 123 of
-    127: the misses are faint companions 4-6 px from stars 10-20x brighter, merged by
-    deblending); the median aperture-corrected flux / truth is within 2 % (measured -0.8 %: the
-    synthetic APCORR models the drizzled Gaussian PSF); <= 1 % of detections have no star
-    within 2 px (measured 0 of 138)."""
+    """Of the stars with S/N > 20 >= 95 % are found (a detection within 1 px; measured 120 of
+    125: the misses are faint companions 4-6 px from stars 10-20x brighter, merged by
+    deblending); the median aperture-corrected flux / truth is within 2 % (measured +1.1 %);
+    <= 1 % of detections have no star within 2 px (measured 0 of 137).  The synthetic APCORR
+    models the drizzled Gaussian PSF at a random sub-pixel phase of drizzle (+2/12 px^2); with
+    4 exposures the realised blur depends on where the grid's pixels fall on theirs, which
+    moves the median ratio by about +-0.8 % (measured 1.6 % from the best to the worst of 16
+    half- and quarter-pixel shifts of jwst's grid; the old covering grid sat near the blurred
+    end, jwst's near the sharp one)."""
     cat = chain.result.catalog.catalog
     x, y = _stars_in_mosaic(chain)
     flux = _truth_jy(chain)
@@ -183,24 +191,50 @@ def test_catalog_completeness_flux_and_purity(chain):
     assert np.sum(nearest_star > 2.0) <= 0.01 * len(cat)
 
 
+#: Hits of different exposures closer than this (mosaic pixels) share output pixels once
+#: drizzled (a hit spreads over up to 2 x 2 of them): one spot for the median.
+SAME_SPOT = 1.5
+
+
+def _hits_in_mosaic(chain) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every exposure's injected cosmic rays as mosaic pixels (x, y), through its aligned WCS."""
+    out = []
+    for aligned, hits in zip(chain.result.crf, chain.cosmics):
+        ra, dec = aligned.wcs(hits["x"].astype(float), hits["y"].astype(float))
+        out.append(tuple(np.asarray(v) for v in chain.result.mosaic.wcs.invert(ra, dec, with_bounding_box=False)))
+    return out
+
+
+def _exposures_hit_near(hits: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """For every hit, how many exposures were hit within SAME_SPOT of it (itself included)."""
+    trees = [cKDTree(np.column_stack(xy)) for xy in hits]
+    counts = []
+    for xy in hits:
+        points = np.column_stack(xy)
+        counts.append(sum((tree.query(points, distance_upper_bound=SAME_SPOT)[0] <= SAME_SPOT).astype(int)
+                          for tree in trees))
+    return counts
+
+
 def _worst_cosmic_ray(chain) -> tuple[int, float]:
     """Every injected cosmic ray, mapped through its exposure's aligned WCS into the mosaic:
     (how many were checked, the largest residual there in ERR units).  Residual = the 3x3 mosaic
     pixels minus the sky and the truth stars (drizzled-PSF Gaussians).  Left out: hits on stars
-    (star model > 1 ERR there: the model's own error dominates) and pixels seen by one exposure
-    only (a median of one cannot tell a cosmic ray from the sky -- jwst's neither)."""
+    (star model > 1 ERR there: the model's own error dominates) and spots where more than half
+    of the exposures covering them were hit (a median cannot tell those from the sky -- jwst's
+    neither): pixels seen by one exposure only, and the rare coincidence of hits of two
+    exposures within SAME_SPOT where only 2 or 3 overlap (one such pair here)."""
     mosaic = chain.result.mosaic
     ny, nx = mosaic.data.shape
     sky = sigma_clipped_stats(mosaic.data[np.isfinite(mosaic.data)])[1]
     model = _star_model(chain, (ny, nx))
     significance = (mosaic.data - sky - model) / mosaic.err
     inputs = sum(((plane >> bit) & 1) for plane in mosaic.con for bit in range(32))
+    hits = _hits_in_mosaic(chain)
     checked, worst = 0, 0.0
-    for aligned, hits in zip(chain.result.crf, chain.cosmics):
-        ra, dec = aligned.wcs(hits["x"].astype(float), hits["y"].astype(float))
-        mx, my = mosaic.wcs.invert(ra, dec, with_bounding_box=False)
-        for cx, cy in zip(np.round(mx).astype(int), np.round(my).astype(int)):
-            if not (1 <= cx < nx - 1 and 1 <= cy < ny - 1) or inputs[cy, cx] < 2:
+    for (mx, my), hit_here in zip(hits, _exposures_hit_near(hits)):
+        for cx, cy, n_hit in zip(np.round(mx).astype(int), np.round(my).astype(int), hit_here):
+            if not (1 <= cx < nx - 1 and 1 <= cy < ny - 1) or 2 * n_hit > inputs[cy, cx]:
                 continue
             box = (slice(cy - 1, cy + 2), slice(cx - 1, cx + 2))
             if not np.all(np.isfinite(significance[box])) or np.max(model[box] / mosaic.err[box]) > 1:
@@ -212,7 +246,7 @@ def _worst_cosmic_ray(chain) -> tuple[int, float]:
 
 def test_no_cosmic_ray_left_above_5_sigma(chain):
     """The default pipeline: jump detection in stage 1 already removes the hits from the
-    ramps; nothing above 5 ERR remains in the mosaic (measured 2.4)."""
+    ramps; nothing above 5 ERR remains in the mosaic (measured 2.7)."""
     checked, worst = _worst_cosmic_ray(chain)
     print(f"cosmic rays (default pipeline): {checked} checked, worst {worst:.2f} ERR")
     assert checked >= 100        # ~130 hits per exposure, most in the overlap
@@ -222,7 +256,8 @@ def test_no_cosmic_ray_left_above_5_sigma(chain):
 def test_outlier_detection_alone_removes_cosmic_rays(simulated, refs):
     """Stage 1 without jump detection: the hits reach the cal images (up to ~200 ERR in the
     mosaic where one exposure sees them), and outlier_detection flags them (~130 per exposure)
-    so that none above 5 ERR remains where two or more exposures overlap (measured 2.4)."""
+    so that none above 5 ERR remains where fewer than half of the overlapping exposures were
+    hit (measured 2.5)."""
     raw = _run_chain(simulated, refs, CalibrationOptions(skip=frozenset({"jump"})))
     od = next(s for s in raw.result.provenance.steps if s.name == "outlier_detection")
     assert od.status == "COMPLETE"

@@ -23,8 +23,10 @@ from streamcal.steps import get_step
 from streamcal.steps.base import make_params
 from streamcal.steps.resample import (DrizzleInput, Params, exposure_group_id, grid_for, input_weight,
                                       resample_images, run)
-from streamcal.steps.resample.grid import OutputGrid, footprint, orientation, output_grid, sky_center
+from streamcal.steps.resample.grid import (OutputGrid, footprint, orientation, output_grid, parse_s_region,
+                                          sky_center)
 from streamcal.steps.resample.pixmap import caching_pixmaps, pixmap
+from streamcal.wcs import s_region
 
 from conftest import extdata
 from mosaickit import POINTING, SCALE, cal_image, dither, offset_pointing, star_field, with_header
@@ -39,20 +41,41 @@ def _moment(image: np.ndarray, x: float, y: float, half: int = 8) -> tuple[float
 
 
 class TestGrid:
-    def test_covers_every_footprint_with_first_input_scale(self):
-        """Every input's border maps inside the output, and the output pixel keeps the input
-        scale (pixel_scale_ratio 1).  The scale agrees to 1e-5, not exactly: V2/V3 are angles
-        on a sphere, so 0.031"/pix in V2/V3 becomes ~1.4e-6 smaller on the tangent plane
-        0.14 deg from the V2/V3 origin."""
+    def test_jwsts_corner_convention_and_first_input_scale(self):
+        """The default grid is jwst's (stcal ``wcs_from_sregions``): the lowest footprint corner
+        lies on the centre of pixel 0 along each axis and the size is the far corner rounded to
+        the nearest pixel, so the far corners lie within half a pixel of the far pixel edge (in
+        [n - 1/2, n + 1/2)) and every input pixel at least overlaps the output.  (It used to
+        assert that every input edge is inside, which held for streamcal's old covering grid,
+        not for jwst's.)  The output pixel keeps the input scale (pixel_scale_ratio 1) to 1e-5,
+        not exactly: V2/V3 are angles on a sphere, so 0.031"/pix in V2/V3 becomes ~1.4e-6
+        smaller on the tangent plane 0.14 deg from the V2/V3 origin."""
         images = dither(3)
         grid = grid_for(images)
         assert grid.pixel_scale_deg * 3600 == pytest.approx(SCALE, rel=1e-5)
         gw = grid.gwcs()
+        corners = np.vstack([parse_s_region(s_region(m.wcs, m.data.shape)) for m in images])
+        x, y = gw.invert(corners[:, 0], corners[:, 1], with_bounding_box=False)
+        ny, nx = grid.shape
+        assert (x.min(), y.min()) == pytest.approx((0.0, 0.0), abs=1e-6)
+        assert nx - 0.5 - 1e-6 <= x.max() < nx + 0.5 and ny - 0.5 - 1e-6 <= y.max() < ny + 0.5
         for image in images:
-            x, y = gw.invert(*footprint(image.wcs, image.data.shape))
-            # edges at -0.5 .. n - 0.5, 1e-6 px slack for the float arithmetic
-            assert x.min() >= -0.5 - 1e-6 and x.max() <= grid.shape[1] - 0.5 + 1e-6
-            assert y.min() >= -0.5 - 1e-6 and y.max() <= grid.shape[0] - 0.5 + 1e-6
+            h, w = image.data.shape
+            border = np.r_[np.arange(w), np.full(h, w - 1), np.arange(w), np.zeros(h)]
+            rows = np.r_[np.zeros(w), np.arange(h), np.full(w, h - 1), np.arange(h)]
+            cx, cy = gw.invert(*image.wcs(border, rows), with_bounding_box=False)
+            assert cx.min() > -1.0 and cx.max() < nx and cy.min() > -1.0 and cy.max() < ny
+
+    def test_covering_grid_on_request(self):
+        """``as_jwst=False`` (and inputs without pointing keywords) get the covering grid: every
+        input pixel edge inside, 1e-3 px slack for a sliver not worth a row."""
+        images = dither(3)
+        grid = grid_for(images, as_jwst=False)
+        gw = grid.gwcs()
+        for image in images:
+            x, y = gw.invert(*footprint(image.wcs, image.data.shape), with_bounding_box=False)
+            assert x.min() >= -0.5 - 1e-3 and x.max() <= grid.shape[1] - 0.5 + 1e-3
+            assert y.min() >= -0.5 - 1e-3 and y.max() <= grid.shape[0] - 0.5 + 1e-3
 
     def test_rotation_zero_is_north_up_east_left(self):
         grid = grid_for([cal_image()], Params(rotation=0.0))
@@ -129,12 +152,17 @@ class TestWeightsAndErrors:
     def test_variance_of_the_mean(self):
         """N aligned inputs with identical noise sigma^2: ivm weights are equal, so
         VAR_RNOISE = sum(w^2 var) / (sum w)^2 = sigma^2 / N exactly; the scatter of the mosaic
-        SCI agrees within 4 % (sample-variance error sqrt(2/n) ~ 0.5 % for n ~ 29000 pixels;
-        aligned grids mean drizzle copies pixels, adding no correlation)."""
+        SCI agrees within 4 % (sample-variance error sqrt(2/n) ~ 0.5 % for n ~ 29000 pixels).
+        The output grid is put on the input pixels (CRVAL at an input pixel centre), so drizzle
+        copies pixels and adds no correlation; jwst's default grid would put them half a pixel
+        off, where each output pixel averages 4 inputs and the scatter is ~1/4 of the variance
+        (the old covering grid happened to be pixel-aligned, so this test did not say so)."""
         sigma, n = 0.2, 4
         images = [cal_image(noise=sigma, rng=np.random.default_rng(k), name=f"n{k}_cal.fits", exposure=k)
                   for k in range(n)]
-        mosaic = resample_images(images)
+        ny, nx = images[0].data.shape
+        centre = tuple(float(v) for v in images[0].wcs(nx // 2, ny // 2))
+        mosaic = resample_images(images, Params(output_shape=(nx, ny), crpix=(nx // 2, ny // 2), crval=centre))
         inner = (slice(2, -2), slice(2, -2))
         assert np.allclose(mosaic.var_rnoise[inner], sigma ** 2 / n, rtol=1e-5)
         assert np.allclose(mosaic.err[inner] ** 2, sigma ** 2 / n, rtol=1e-5)  # VAR_POISSON, VAR_FLAT are 0

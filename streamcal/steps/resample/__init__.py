@@ -25,8 +25,8 @@ from ...parallel import resolve_cores
 from ..base import StepParams, StepReport
 from .drizzle import (RESAMPLE_BAD_BITS, DrizzleInput, DrizzleResult, DrizzleSettings, blot,
                       drizzle_images, input_weight)
-from ...wcs import MissingPointingError, pointing_from_header
-from .grid import GridRequest, OutputGrid, footprint_grid, local_jacobian, output_grid, parse_s_region
+from ...wcs import MissingPointingError, pointing_from_header, s_region
+from .grid import GridRequest, OutputGrid, footprint_grid, mean_pixel_area, output_grid, parse_s_region
 
 NAME = "resample"
 STATUS_KEYWORD = "S_RESAMP"
@@ -36,7 +36,7 @@ OPTIONAL_REFTYPES: tuple[str, ...] = ()
 KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczos3")
 
 __all__ = ["NAME", "STATUS_KEYWORD", "REFTYPES", "OPTIONAL_REFTYPES", "Params", "run",
-           "resample_images", "grid_for", "drizzle_inputs", "exposure_group_id", "exposure_time",
+           "resample_images", "grid_for", "pixel_scale_ratio", "drizzle_inputs", "exposure_group_id", "exposure_time",
            "OutputGrid", "DrizzleInput", "DrizzleSettings", "DrizzleResult", "drizzle_images",
            "blot", "input_weight", "RESAMPLE_BAD_BITS", "fill_value", "sky_level"]
 
@@ -197,36 +197,48 @@ def drizzle_inputs(models: Sequence[ImageModel]) -> list[DrizzleInput]:
     return out
 
 
-def grid_for(models: Sequence[ImageModel], params: Params = Params(), *, as_jwst: bool = False) -> OutputGrid:
-    """The output grid for ``models``: one covering every input pixel edge inside each WCS's
-    valid area (what resample, outlier_detection and skymatch use), or with ``as_jwst`` jwst
-    3.0's, from the inputs' S_REGIONs, when every input has one and the first its pointing
-    keywords (any product of assign_wcs).  jwst's puts the lowest footprint corner on a pixel
-    centre, so it differs from the covering grid by up to half a pixel in CRPIX and one pixel
-    in size; it is not the default because it moved the catalog fluxes of
-    tests/test_image3_truth.py by 4 % (cause not yet understood)."""
+def grid_for(models: Sequence[ImageModel], params: Params = Params(), *, as_jwst: bool = True) -> OutputGrid:
+    """The output grid for ``models`` (resample's, and outlier_detection's and skymatch's).
+
+    By default jwst 3.0's grid (:func:`.grid.footprint_grid`, what jwst's
+    ``resampled_wcs_from_models`` gives for the same ``_cal`` files): footprints from each
+    input's S_REGION, or from its WCS's valid area as assign_wcs writes S_REGION when the
+    header has none, orientation and scale from the first input's pointing keywords.  Inputs
+    without pointing keywords, or ``as_jwst=False``, get the covering grid
+    (:func:`.grid.output_grid`: every input pixel edge inside, orientation from the WCS).
+    """
     shape = None if params.output_shape is None else (params.output_shape[1], params.output_shape[0])
     request = GridRequest(pixel_scale_ratio=params.pixel_scale_ratio, pixel_scale=params.pixel_scale,
                           rotation=params.rotation, crpix=params.crpix, crval=params.crval, output_shape=shape)
-    regions = [m.sci_header.get("S_REGION") for m in models]
-    try:
-        pointing = pointing_from_header(models[0].sci_header) if models else None
-    except MissingPointingError:
-        pointing = None
-    if as_jwst and pointing is not None and all(isinstance(r, str) and r.strip() for r in regions):
-        return footprint_grid([parse_s_region(r) for r in regions], models[0].wcs, pointing, request)
+    pointing = _first_pointing(models) if as_jwst else None
+    if pointing is not None:
+        return footprint_grid([_footprint_of(m) for m in models], models[0].wcs, pointing, request)
     return output_grid([m.wcs for m in models], [m.data.shape for m in models], **asdict(request))
 
 
-def _input_scale_deg(model: ImageModel) -> float:
-    """Input pixel scale, deg: sqrt(PIXAR_SR) as photom set it (what jwst uses for the
-    pixel-scale ratio), else from the WCS at the image centre."""
-    area = model.sci_header.get("PIXAR_SR", model.header.get("PIXAR_SR"))
-    if isinstance(area, (int, float)) and area > 0:
-        return math.degrees(math.sqrt(area))
-    ny, nx = model.data.shape
-    jac, _ = local_jacobian(model.wcs, (nx - 1) / 2.0, (ny - 1) / 2.0)
-    return math.sqrt(abs(np.linalg.det(jac)))
+def _first_pointing(models: Sequence[ImageModel]):
+    try:
+        return pointing_from_header(models[0].sci_header) if models else None
+    except MissingPointingError:
+        return None
+
+
+def _footprint_of(model: ImageModel) -> np.ndarray:
+    """(4, 2) RA, Dec corners of an input: its S_REGION (what jwst reads; tweakreg keeps it
+    current), else the same polygon computed from its WCS."""
+    region = model.sci_header.get("S_REGION")
+    if not (isinstance(region, str) and region.strip()):
+        region = s_region(model.wcs, model.data.shape)
+    return parse_s_region(region)
+
+
+def pixel_scale_ratio(model: ImageModel, grid: OutputGrid, params: Params) -> float:
+    """Output / input pixel scale as jwst records it (PXSCLRT) and scales the variances by:
+    the requested ``pixel_scale_ratio`` (the grid's scale is the first input's times it), or
+    with ``pixel_scale`` given, that scale over the first input's mean pixel scale."""
+    if params.pixel_scale is None:
+        return float(params.pixel_scale_ratio)
+    return grid.pixel_scale_deg / math.sqrt(mean_pixel_area(model.wcs, model.data.shape))
 
 
 def resample_images(models: Sequence[ImageModel], params: Params = Params()) -> MosaicModel:
@@ -258,7 +270,7 @@ def resample_images(models: Sequence[ImageModel], params: Params = Params()) -> 
         raise ValueError("resample needs at least one image")
     inputs = drizzle_inputs(models)
     grid = grid_for(models, params)
-    ratio = grid.pixel_scale_deg / _input_scale_deg(models[0])
+    ratio = pixel_scale_ratio(models[0], grid, params)
     result = drizzle_images(inputs, grid, params.settings(ratio), variances=params.enable_err,
                             context=params.enable_ctx, processes=resolve_cores(params.maximum_cores))
     return _mosaic(models, grid, result, params, ratio)

@@ -6,16 +6,17 @@ pixel scale are those of the first input unless ``rotation`` / ``pixel_scale`` /
 footprints unless ``crval`` is given; the shape covers the footprints unless ``output_shape``
 is given.
 
-- :func:`footprint_grid` is jwst 3.0's own (stcal ``wcs_from_sregions``), for inputs that
-  carry S_REGION and the pointing keywords (every product of assign_wcs): footprints are the
-  S_REGION polygons (the corners of each WCS's valid area, so MIRI's reference columns are
-  left out), CRVAL the middle of their extent in unit-vector space, the orientation the first
-  input's ROLL_REF / V3I_YANG / VPARITY, the scale measured at its (RA_REF, DEC_REF); the
-  lowest footprint corner falls on the centre of pixel 0 and the size is the extent rounded
-  to the nearest pixel.  The same inputs give jwst's shape, CRPIX and CRVAL.
-- :func:`output_grid`, for WCSs without those keywords: orientation from the first input's
-  local Jacobian, CRVAL the mean direction of densely sampled edges, and a shape that
-  contains every input pixel edge.
+- :func:`footprint_grid` is jwst 3.0's own (stcal ``wcs_from_sregions``) and resample's
+  default: footprints are the S_REGION polygons (the corners of each WCS's valid area, so
+  MIRI's reference columns are left out), CRVAL the middle of their extent in unit-vector
+  space, the orientation the first input's ROLL_REF / V3I_YANG / VPARITY, the scale measured
+  at its (RA_REF, DEC_REF); the lowest footprint corner falls on the centre of pixel 0 and the
+  size is the extent rounded to the nearest pixel.  The same inputs give jwst's shape, CRPIX
+  and CRVAL.  Because corners land on pixel centres, half an output pixel on the low sides is
+  empty and up to about half an input pixel on the far sides falls off the grid, as in jwst.
+- :func:`output_grid`, for WCSs without pointing keywords (or on request): orientation from
+  the first input's local Jacobian, CRVAL the mean direction of densely sampled edges, and a
+  shape that contains every input pixel edge.
 
 All pixel coordinates here are 0-based, (x, y) order; array shapes (ny, nx).
 
@@ -41,7 +42,8 @@ from gwcs import coordinate_frames as cf
 from ...wcs import Pointing
 
 __all__ = ["OutputGrid", "GridRequest", "output_grid", "footprint_grid", "parse_s_region", "footprint", "sky_center",
-           "extent_center", "local_jacobian", "orientation", "aperture_orientation", "scale_at", "to_plane"]
+           "extent_center", "local_jacobian", "orientation", "aperture_orientation", "scale_at", "to_plane",
+           "mean_pixel_area"]
 
 #: Spacing, input pixels, of the points sampled along each input's edges for its footprint.
 _EDGE_STEP = 16
@@ -191,6 +193,18 @@ def _without_bbox(wcs, x, y):
         return wcs(x, y, with_bounding_box=False)
     except TypeError:  # not a gwcs
         return wcs.pixel_to_world_values(x, y)
+
+
+def mean_pixel_area(wcs, shape: tuple[int, int]) -> float:
+    """Mean solid angle, deg^2, of the pixels of a WCS's valid area: the area of its border
+    (:func:`footprint`, in the tangent plane about its centre) over the number of pixels
+    inside (jwst/stcal ``compute_mean_pixel_area``, which jwst uses for the input scale when
+    ``pixel_scale`` is given)."""
+    ra, dec = footprint(wcs, shape)
+    xi, eta = to_plane(ra, dec, sky_center(ra, dec))
+    area = 0.5 * abs(float(np.dot(xi, np.roll(eta, -1)) - np.dot(eta, np.roll(xi, -1))))
+    (x0, x1), (y0, y1) = _valid_edges(wcs, shape)
+    return area / ((x1 - x0) * (y1 - y0))
 
 
 def sky_center(ra: np.ndarray, dec: np.ndarray) -> tuple[float, float]:

@@ -283,6 +283,19 @@ def test_exposure_group_id():
     assert exposure_group_id(image.header.__class__(), "fallback") == "fallback"
 
 
+def stdatamodels_wcs(path):
+    """``meta.wcs`` of the file's ASDF tree (None when it holds none)."""
+    import io
+
+    import asdf
+    from astropy.io import fits as _fits
+
+    with _fits.open(path) as hdul:
+        raw = io.BytesIO(hdul["ASDF"].data["ASDF_METADATA"][0].tobytes())
+    with asdf.open(raw) as af:
+        return af.tree.get("meta", {}).get("wcs")
+
+
 class TestMosaicFile:
     """write_mosaic / read_mosaic: the jwst i2d layout, round trip, hostile input."""
 
@@ -309,10 +322,12 @@ class TestMosaicFile:
 
     def test_single_input_and_no_asdf(self, tmp_path):
         mosaic = resample_images([cal_image(name="one_cal.fits")])
-        mosaic.wcs = None  # as a file without an ASDF extension: the TAN header is used
+        mosaic.wcs = None  # as a file without a gwcs: the TAN header is used
         path = write_mosaic(mosaic, tmp_path / "one_i2d.fits")
         with fits.open(path) as hdul:
-            assert "HDRTAB" not in hdul and "ASDF" not in hdul
+            # every product carries jwst's ASDF metadata tree; without a gwcs it has no meta.wcs
+            assert "HDRTAB" not in hdul and "ASDF" in hdul
+        assert stdatamodels_wcs(path) is None
         back = read_mosaic(path)
         assert back.members == ["one_cal.fits"]
         grid = grid_for([cal_image()])

@@ -97,7 +97,8 @@ def warm_up(pipeline: str, prefault_mb: int = 0) -> list[str]:
     """Import the code of ``pipeline`` (its module and step modules) now, while the worker starts,
     run the module's own ``warm_up`` if it has one, and take ``prefault_mb`` of memory
     (:mod:`streamcal.memory`): the first exposure a new worker gets would otherwise pay seconds
-    for importing photutils, tweakwcs, drizzle, gwcs and friends, and for fresh memory.  Returns
+    for importing photutils, tweakwcs, drizzle, gwcs and friends, for the ASDF machinery every
+    product's metadata tree is written with, and for fresh memory.  Returns
     the steps loaded (steps streamcal lacks are left out; they fail clearly when an exposure
     needs them)."""
     from ..pipelines.definitions import PIPELINES
@@ -107,6 +108,9 @@ def warm_up(pipeline: str, prefault_mb: int = 0) -> list[str]:
     spec = PIPELINES.get(entry.name)
     if spec is None or entry.module is None:
         return []
+    from ..fitsio import warm_up as warm_up_writers
+
+    warm_up_writers()
     module = importlib.import_module(entry.module)
     if hasattr(module, "warm_up"):  # what else a pipeline's first run would wait for
         module.warm_up(prefault_mb)

@@ -328,9 +328,10 @@ class Ledger:
             self._committed()
 
     @contextlib.contextmanager
-    def _nested(self):
-        """One unit of writes that may call other write methods: a transaction of its own, or
-        a savepoint inside a batch (undone alone when it raises)."""
+    def unit(self):
+        """One unit of writes: a transaction of its own, or a savepoint inside a batch — undone
+        alone when it raises, the batch going on (the flow handles each arrival and outcome
+        in one)."""
         if not self._batch_depth:
             with self.batch():
                 yield
@@ -552,7 +553,7 @@ class Ledger:
         association goes to ``stage3`` (attempts reset, ``runs`` + 1) and every member still
         ``waiting_association`` to ``stage3``.  Returns the association record."""
         now = self._clock()
-        with self._nested():
+        with self.unit():
             self._db.execute(
                 "INSERT INTO associations(product, asn_path, pipeline, state, partial, members, fired_at, "
                 "updated_at, runs) VALUES (?,?,?,?,?,?,?,?,1) ON CONFLICT(product) DO UPDATE SET "
@@ -571,7 +572,7 @@ class Ledger:
     def request_remake(self, product: str) -> AssociationRecord:
         """Remember that ``product`` must be made again once the run in progress ends (its
         members changed while it was being made); the flag is cleared by the next firing."""
-        with self._nested():
+        with self.unit():
             self._association(product)
             self._db.execute("UPDATE associations SET remake=1, updated_at=? WHERE product=?",
                              (self._clock(), product))
@@ -580,7 +581,7 @@ class Ledger:
     @_locked
     def start_association(self, product: str) -> int:
         """Count one more attempt at making ``product``; returns the count."""
-        with self._nested():
+        with self.unit():
             rec = self._association(product)
             if rec.state != "stage3":
                 raise ValueError(f"association {product} is {rec.state!r}, not being made")
@@ -596,7 +597,7 @@ class Ledger:
         if state not in ("done", "failed"):
             raise ValueError(f"an association ends done or failed, not {state!r}")
         now = self._clock()
-        with self._nested():
+        with self.unit():
             rec = self._association(product)
             self._db.execute("UPDATE associations SET state=?, error=?, updated_at=? WHERE product=?",
                              (state, error, now, product))

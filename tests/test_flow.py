@@ -217,8 +217,8 @@ def test_wfss_spec2_fails_clearly_when_its_direct_image_never_comes(tmp_path, sp
     assert "calwebb_image3 _cat, calwebb_image3 _segm of observation jw01234-o001" in rec.error
 
 
-class Crash(Exception):
-    """The process died here."""
+class Crash(BaseException):
+    """The process died here (a BaseException, like SystemExit: nothing may handle it)."""
 
 
 def _crash_at(ledger: Ledger, n: int) -> list[int]:
@@ -301,3 +301,23 @@ def test_a_job_out_of_attempts_after_restarts_fails_when_started(tmp_path):
     assert w.flow.start([job]) == [] and w.flow.idle
     rec = w.ledger.get(1)
     assert rec.state == "failed" and rec.error_check == "attempts" and "gave up after 2 attempts" in rec.error
+
+
+def test_an_internal_error_on_one_outcome_fails_that_job_only(tmp_path):
+    """A bug while recording one outcome (here: the association store raises) undoes that
+    outcome's writes, fails its exposure with the error (nothing waits for ever), keeps the error
+    for the service, and the other outcomes of the same call are recorded."""
+    w = World(tmp_path)
+    image, dark = w.land((root(1), header(1, numdthpt=1)), (root(2), header(2, obs="002", exp_type="NRC_DARK")))
+    (image,) = w.flow.start([image])
+    (cal,) = w.flow.start(w.flow.finish([(image, w.worker(image))]))
+    (dark,) = w.flow.start([dark])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("store bug")
+
+    w.flow.associations.add_member = broken
+    assert w.flow.finish([(cal, w.worker(cal)), (dark, w.worker(dark))]) == []
+    assert w.ledger.get(1).state == "failed" and w.ledger.get(1).error_check == "internal"
+    assert "store bug" in w.ledger.get(1).error and any("store bug" in e for e in w.flow.errors)
+    assert w.ledger.get(2).state == "done" and w.flow.idle

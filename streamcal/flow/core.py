@@ -102,7 +102,8 @@ class Flow:
         jobs: list[Job] = []
         with self._commit():
             for arrival in arrivals:
-                jobs += self._land_one(arrival)
+                with self._isolated(arrival.path):
+                    jobs += self._land_one(arrival)
         return self._hand_out(jobs)
 
     def start(self, jobs: Iterable[Job]) -> list[Job]:
@@ -112,9 +113,10 @@ class Flow:
         with self._commit():
             for job in jobs:
                 try:
-                    attempt = (self.ledger.start_association(job.association) if job.association
-                               else self.ledger.start_attempt(job.file_id, job.pipeline))
-                except (KeyError, ValueError) as exc:
+                    with self.ledger.unit():
+                        attempt = (self.ledger.start_association(job.association) if job.association
+                                   else self.ledger.start_attempt(job.file_id, job.pipeline))
+                except (KeyError, ValueError) as exc:  # no longer in flight (failed meanwhile)
                     self._untrack(job)
                     self.errors.append(f"{job.path}: not started ({type(exc).__name__}: {exc})")
                     continue
@@ -134,7 +136,8 @@ class Flow:
             for job, outcome in results:
                 self._untrack(job)
                 handle = self._succeeded if outcome.kind is OutcomeKind.OK else self._unsuccessful
-                jobs += handle(job, outcome)
+                with self._isolated(job.path, job):
+                    jobs += handle(job, outcome)
             now = self.clock()
             for file_id in list(self.waits):  # a product just made may be what one waits for
                 jobs += self._recheck_wait(file_id, now)
@@ -368,6 +371,21 @@ class Flow:
         return []
 
     # ------------------------------------------------------------------ plumbing
+    @contextlib.contextmanager
+    def _isolated(self, path: str, job: Job | None = None):
+        """One arrival or outcome in a ledger unit of its own: a failure here (a bug, not bad
+        input) undoes only its writes and is kept in :attr:`errors`; an outcome that could not be
+        recorded fails its job instead, so that nothing waits for ever."""
+        try:
+            with self.ledger.unit():
+                yield
+        except Exception as exc:
+            self.errors.append(f"{path}: {type(exc).__name__}: {exc}")
+            if job is not None:
+                with contextlib.suppress(Exception), self.ledger.unit():
+                    self._fail(job, f"internal error recording its outcome: {type(exc).__name__}: {exc}",
+                               "internal")
+
     @contextlib.contextmanager
     def _commit(self):
         """One ledger transaction; files are moved to quarantine only after it committed."""

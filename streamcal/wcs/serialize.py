@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 
 import asdf
+import yaml
+from asdf.tagged import TaggedDict
 from gwcs import WCS
 
 __all__ = ["wcs_to_asdf_bytes", "tree_to_asdf_bytes", "wcs_from_asdf_bytes", "asdf_tree_wcs"]
@@ -25,12 +27,38 @@ def wcs_to_asdf_bytes(wcs: WCS) -> bytes:
 
 def tree_to_asdf_bytes(tree: dict, wcs: WCS | None = None) -> bytes:
     """A product's metadata tree (:func:`streamcal.jwst_meta.metadata_tree`), with ``wcs`` at
-    ``meta.wcs`` when given, as an ASDF file in memory.  ``tree`` is not modified."""
-    if wcs is not None:
-        tree = {**tree, "meta": {**tree.get("meta", {}), "wcs": wcs}}
+    ``meta.wcs`` when given, as an ASDF file in memory.  ``tree`` is not modified.
+
+    A tree without a WCS holds only plain values and tagged mappings (references to the FITS
+    arrays), and is emitted directly as the YAML document of an ASDF file (~0.5 ms); asdf's own
+    writer validates every tree against its schemas (~7 ms a product), which stage 1's small
+    exposures felt.  The two give the same tree on reading (tested)."""
+    if wcs is None:
+        return plain_tree_to_asdf_bytes(tree)
+    tree = {**tree, "meta": {**tree.get("meta", {}), "wcs": wcs}}
     buffer = io.BytesIO()
     asdf.AsdfFile(tree).write_to(buffer)
     return buffer.getvalue()
+
+
+_ASDF_TAG_PREFIX = "tag:stsci.edu:asdf/"
+_ASDF_HEADER = b"#ASDF 1.0.0\n#ASDF_STANDARD 1.6.0\n"
+
+
+class _PlainTreeDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    """YAML of a tree of plain values and :class:`asdf.tagged.TaggedDict` nodes."""
+
+
+_PlainTreeDumper.add_representer(TaggedDict, lambda dumper, node: dumper.represent_mapping(node._tag, dict(node)))
+
+
+def plain_tree_to_asdf_bytes(tree: dict) -> bytes:
+    """An ASDF file (header and YAML tree, no binary blocks) holding ``tree``: dicts, lists,
+    strings, numbers, booleans and tagged mappings only."""
+    body = yaml.dump_all([TaggedDict(tree, f"{_ASDF_TAG_PREFIX}core/asdf-1.1.0")], Dumper=_PlainTreeDumper,
+                         explicit_start=True, explicit_end=True, version=(1, 1),
+                         tags={"!": _ASDF_TAG_PREFIX}, sort_keys=False, width=100)
+    return _ASDF_HEADER + body.encode()
 
 
 def asdf_tree_wcs(data: bytes) -> WCS | None:

@@ -247,7 +247,14 @@ class StandInWorker:
     """
 
     __test__ = False
-    _SUFFIXES = {1: ("rate",), 2: ("cal",), 3: ("i2d", "cat", "segm")}
+    _STAGE3 = {"calwebb_image3": ("i2d", "cat", "segm"), "calwebb_tso3": ("crfints", "phot")}
+
+    def _suffixes(self, job, stage: int) -> tuple[str, ...]:
+        """The products a pipeline makes of a job (time series: per-integration products)."""
+        tso = bool(job.route and job.route.tso)
+        if stage == 3:
+            return self._STAGE3.get(job.pipeline, ("i2d",))
+        return (("rateints",) if tso else ("rate",)) if stage == 1 else (("calints",) if tso else ("cal",))
 
     def __init__(self, products_dir: str | os.PathLike, fail: Mapping[str, list] | None = None):
         self.products = Path(products_dir)
@@ -264,12 +271,10 @@ class StandInWorker:
         if planned:
             kind = planned.pop(0)
             return Outcome(kind, check="stand_in", reason=f"planned {kind.value} outcome")
-        stage = entry(job.pipeline).stage
         root = job.association or Path(job.path).name.rsplit("_", 1)[0]
-        suffixes = ("rateints",) if stage == 1 and job.route and job.route.tso else self._SUFFIXES[stage]
         products = []
-        for suffix in suffixes:
-            path = self.products / f"{root}_{suffix}{'.ecsv' if suffix == 'cat' else '.fits'}"
+        for suffix in self._suffixes(job, entry(job.pipeline).stage):
+            path = self.products / f"{root}_{suffix}{'.ecsv' if suffix in ('cat', 'phot') else '.fits'}"
             path.write_text(f"{job.pipeline} {job.path}\n")
             products.append(ProductFile(str(path), suffix, f"sha-{path.name}-{len(self.runs)}"))
         return Outcome(OutcomeKind.OK, tuple(products), 0.01)

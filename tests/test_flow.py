@@ -19,11 +19,12 @@ from streamcal.sinks.events import EVENTS
 from streamcal.testing import FakeClock, StandInWorker, drive
 
 
-def header(k: int, *, obs: str = "001", exp_type: str = "NRC_IMAGE", numdthpt: int = 4, act: str = "02101") -> dict:
+def header(k: int, *, obs: str = "001", exp_type: str = "NRC_IMAGE", numdthpt: int = 4, act: str = "02101",
+           **cards) -> dict:
     return {"PROGRAM": "01234", "OBSERVTN": obs, "VISIT": "001", "EXPOSURE": str(k), "EXP_TYPE": exp_type,
             "INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "FILTER": "F200W", "PUPIL": "CLEAR", "SUBARRAY": "SUB400P",
             "TARGPROP": "FIELD", "TARGNAME": "FIELD", "PATTTYPE": "4-POINT-BOX", "NUMDTHPT": numdthpt,
-            "PATT_NUM": k, "TSOVISIT": False, "EXPCOUNT": k, "ACT_ID": act}
+            "PATT_NUM": k, "TSOVISIT": False, "EXPCOUNT": k, "ACT_ID": act, **cards}
 
 
 def root(k: int, obs: str = "001", act: str = "02101") -> str:
@@ -321,3 +322,24 @@ def test_an_internal_error_on_one_outcome_fails_that_job_only(tmp_path):
     assert w.ledger.get(1).state == "failed" and w.ledger.get(1).error_check == "internal"
     assert "store bug" in w.ledger.get(1).error and any("store bug" in e for e in w.flow.errors)
     assert w.ledger.get(2).state == "done" and w.flow.idle
+
+
+@pytest.fixture
+def tso3_implemented(monkeypatch):
+    """tso3 with an engine, whatever the registry says today."""
+    entry = replace(registry.REGISTRY[registry.TSO3], engine="streamcal")
+    monkeypatch.setitem(registry.REGISTRY, registry.TSO3, entry)
+
+
+def test_a_time_series_goes_through_tso1_image2_and_tso3_on_its_calints(tmp_path, tso3_implemented):
+    """An imaging time series: tso1, image2 on its _rateints, and tso3 fired on its _calints
+    (one exposure, its own association) making _crfints and _phot."""
+    w = World(tmp_path)
+    hdr = header(1, exp_type="NRC_TSIMAGE", numdthpt=1, PATTTYPE="NONE", TSOVISIT=True, SUBARRAY="SUB64P")
+    w.run(w.land((root(1), hdr)))
+    assert [j.pipeline for j in w.worker.runs] == [registry.TSO1, registry.IMAGE2, registry.TSO3]
+    assert w.worker.runs[1].path.endswith("_rateints.fits")
+    (assoc,) = w.ledger.associations()
+    assert assoc.pipeline == registry.TSO3 and assoc.state == "done" and assoc.members == [1]
+    assert w.ledger.get(1).state == "done"
+    assert sorted(p.suffix for p in w.ledger.products(1)) == ["calints", "crfints", "phot", "rateints"]

@@ -241,7 +241,7 @@ class Flow:
                                    check="not_implemented" if reason else None)
             return []
         self.ledger.transition(job.file_id, state, stage=job.pipeline)
-        return self._join_association(job, outcome.product("cal"))
+        return self._join_association(job, outcome.product("cal", "calints"))
 
     def _unsuccessful(self, job: Job, outcome: Outcome) -> list[Job]:
         decision = decide(job, outcome, self.config.retries, self.clock())
@@ -297,7 +297,7 @@ class Flow:
     # ------------------------------------------------------------------ stage 3
     def _join_association(self, job: Job, cal_path: str | None) -> list[Job]:
         if cal_path is None:
-            return self._fail(job, "stage 2 wrote no _cal product to associate", "association")
+            return self._fail(job, "stage 2 wrote no _cal or _calints product to associate", "association")
         try:
             header = self._read_header(cal_path)
         except Exception as exc:  # the product streamcal just wrote: an I/O problem, not bad input

@@ -126,6 +126,24 @@ def run_image3(asn: Path, out: Path, refs, steps: dict | None = None) -> None:
     Image3Pipeline.call(str(asn), steps=settings, output_dir=str(out), save_results=True)
 
 
+def run_tso3(asn: Path, out: Path, refs, steps: dict | None = None) -> None:
+    """jwst's Tso3Pipeline on a tso3 ASN file (``_calints`` members beside it), offline: no
+    prefetch (its class-level gain/readnoise list), tso_photometry's gain overridden with the
+    synthetic file; ``steps`` are merged over that."""
+    import json
+
+    from jwst.pipeline import Tso3Pipeline
+
+    first = json.loads(asn.read_text())["products"][0]["members"][0]["expname"]
+    meta = ExposureMeta.from_header(read_header(asn.parent / first))
+    settings = {"tso_photometry": {"override_gain": _ref(refs, "gain", meta)}}
+    for step, values in (steps or {}).items():
+        settings[step] = {**settings.get(step, {}), **values}
+    pipeline = Tso3Pipeline(steps=settings, output_dir=str(out), save_results=True)
+    pipeline.prefetch_references = False  # an attribute, not a parameter of the spec
+    pipeline.run(str(asn))
+
+
 def run_assign_wcs(rate: Path, refs):
     """jwst's AssignWcsStep on a ``_rate`` given by file name (offline): the model with ``meta.wcs``."""
     from jwst.assign_wcs import AssignWcsStep
@@ -135,4 +153,4 @@ def run_assign_wcs(rate: Path, refs):
 
 
 __all__ = ["offline_crds", "detector1_steps", "image2_steps", "image3_steps", "assign_wcs_overrides",
-           "run_detector1", "run_image2", "run_image3", "run_assign_wcs"]
+           "run_detector1", "run_image2", "run_image3", "run_tso3", "run_assign_wcs"]

@@ -23,6 +23,9 @@ MIRI_DARK = ("group_scale", "dq_init", "saturation", "ipc", "firstframe", "reset
 GUIDER = ("dq_init", "guider_cds", "flat_field")
 #: calwebb_image2 (jwst_spec 4.1); resample makes the single-exposure ``_i2d`` beside the ``_cal``.
 IMAGE2 = ("background", "assign_wcs", "flat_field", "photom", "resample")
+#: calwebb_tso3 for imaging (outlier_detection in its tso mode); the spectroscopic branch is not
+#: implemented (streamcal.pipelines.tso3).
+TSO3 = ("outlier_detection", "tso_photometry")
 IMAGE3 = ("assign_mtwcs", "tweakreg", "skymatch", "outlier_detection", "resample", "source_catalog")
 
 
@@ -77,6 +80,7 @@ PIPELINES: dict[str, PipelineSpec] = {
         PipelineSpec("calwebb_guider", GUIDER, GUIDER, "guider"),
         PipelineSpec("calwebb_image2", IMAGE2, IMAGE2, "cal", stage=2),
         PipelineSpec("calwebb_image3", IMAGE3, IMAGE3, "i2d", stage=3),
+        PipelineSpec("calwebb_tso3", TSO3, TSO3, "phot", stage=3),
     )
 }
 

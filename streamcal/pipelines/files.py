@@ -52,7 +52,8 @@ def calibrate_file(path: str | Path, out: str | os.PathLike | ProductSink, refs,
     """Calibrate one input file into ``out`` (a directory, or any
     :class:`~streamcal.sinks.products.ProductSink`): a raw exposure through its stage-1
     pipeline, a ``_rate``/``_rateints`` file or level-2 ASN through stage 2 (calwebb_image2), an
-    image3 ASN through calwebb_image3 (members resolved next to the ASN only).
+    image3 ASN through calwebb_image3, a tso3 ASN through calwebb_tso3 (members resolved next
+    to the ASN only).
 
     Returns
     -------
@@ -71,6 +72,10 @@ def calibrate_file(path: str | Path, out: str | os.PathLike | ProductSink, refs,
 
         return calibrate_image3_file(path, sink, refs, allowed_roots=[Path(path).parent],
                                      options=options)
+    if asn_type == "tso3":
+        from .tso3 import calibrate_tso3_file
+
+        return calibrate_tso3_file(path, sink, refs, allowed_roots=[Path(path).parent], options=options)
     if asn_type:
         raise NotImplementedStepError(f"{Path(path).name}: {asn_type} associations need a stage-3 "
                                       "pipeline streamcal does not implement yet")

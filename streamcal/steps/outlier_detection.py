@@ -16,6 +16,14 @@ dithered stack (jwst_spec §5.1; jwst ``outlier_detection`` imaging mode).
 
 With ``resample_data=False`` (aligned inputs) the median of the inputs themselves is used and a
 pixel is an outlier where ``|SCI - median| > snr1 * ERR``.  The products are jwst's ``crf``.
+
+TSO mode (:func:`detect_tso_outliers`, one ``calints`` cube; jwst ``tso`` mode, calwebb_tso3):
+the weight of a pixel is 1 where its DQ passes ``good_bits``, else 0; with
+1 < ``rolling_window_width`` < NINTS, pixels under ``maskpt`` x the clipped mean weight are set
+to NaN and the median over a window of that many integrations (NaN-propagating, stored at the
+window's centre, the edges copied from the nearest full window) is the reference of each
+integration; otherwise the NaN-ignoring median of all integrations.  An outlier is
+``|SCI - median| > snr1 * ERR``, flagged as in the imaging mode.  The products are ``crfints``.
 """
 
 from __future__ import annotations
@@ -77,6 +85,8 @@ class Params(StepParams):
         Pixel-map interpolation, as in resample (1 / 1: exact).
     maximum_cores : str
         Processes for the group mosaics, as in resample (not a jwst parameter).
+    rolling_window_width : int
+        TSO mode: integrations in the rolling median (25).
     """
 
     weight_type: str = "ivm"
@@ -92,6 +102,7 @@ class Params(StepParams):
     pixmap_stepsize: float = 1.0
     pixmap_order: int = 1
     maximum_cores: str = "1"
+    rolling_window_width: int = 25
 
     def __post_init__(self):
         resolve_cores(self.maximum_cores)  # validates
@@ -186,6 +197,86 @@ def nan_median(stack: np.ndarray) -> np.ndarray:
     low = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[None], axis=0)[0]
     high = np.take_along_axis(ordered, (count // 2)[None], axis=0)[0]
     return np.where(count > 0, (low + high) * np.float32(0.5), np.nan).astype(np.float32)
+
+
+def moving_median(cube: np.ndarray, width: int) -> np.ndarray:
+    """Median over ``width`` consecutive planes (axis 0), stored at the window's centre plane
+    (index start + width // 2); the planes before the first / after the last full window copy
+    the nearest one.  NaN in a window gives NaN (``np.median``), as jwst's rolling median.
+
+    >>> moving_median(np.arange(5.0)[:, None], 3).ravel().tolist()
+    [1.0, 1.0, 2.0, 3.0, 3.0]
+    """
+    if not 1 < width <= cube.shape[0]:
+        raise ValueError(f"rolling median window must be in 2..{cube.shape[0]}, got {width}")
+    out = np.full(cube.shape, np.nan)
+    half, odd = divmod(width, 2)
+    for start in range(cube.shape[0] - width + 1):
+        np.median(cube[start:start + width], axis=0, out=out[start + half])
+    out[:half] = out[half]
+    tail = half if odd else half - 1
+    if tail:
+        out[-tail:] = out[-tail - 1]
+    return out
+
+
+def tso_median(data: np.ndarray, dq: np.ndarray, params: Params) -> np.ndarray:
+    """The reference each integration of a TSO cube is compared with (module docstring).
+
+    Parameters
+    ----------
+    data : ndarray, float (nints, ny, nx)
+    dq : ndarray, uint32 (nints, ny, nx)
+    params : Params
+        ``good_bits``, ``maskpt``, ``rolling_window_width``.
+
+    Returns
+    -------
+    ndarray (nints, ny, nx)
+        SCI units.
+    """
+    width = params.rolling_window_width
+    if not 1 < width < data.shape[0]:
+        return np.broadcast_to(nan_median(data), data.shape)
+    weight = ((dq & np.uint32(bad_bits_from(params.good_bits))) == 0).astype(np.float32)
+    masked = np.array(data, dtype=np.float32, copy=True)
+    masked[weight < weight_threshold(weight, params.maskpt)] = np.nan
+    return moving_median(masked, width)
+
+
+def detect_tso_outliers(model: ImageModel, params: Params = Params()) -> tuple[ImageModel, StepReport]:
+    """Flag outliers in one TSO cube against the (rolling) median of its integrations.
+
+    Parameters
+    ----------
+    model : ImageModel
+        3-D ``calints`` (SCI/ERR in one unit, DQ uint32).
+    params : Params
+        TSO mode uses ``snr`` (primary value), ``maskpt``, ``good_bits``, ``rolling_window_width``.
+
+    Returns
+    -------
+    model : ImageModel
+        A new model (the ``crfints`` content); the input is untouched.
+    report : StepReport
+        SKIPPED for 2-D data (calwebb_tso3 does so); the note gives the pixels flagged.
+    """
+    if params.skip:
+        return model, skipped("skipped by parameter")
+    if model.data.ndim != 3:
+        return model, skipped(f"TSO outlier detection needs a 3-D cube, got shape {model.data.shape}")
+    snr = _two_floats(params.snr, "snr")[0]
+    median = tso_median(model.data, model.dq, params)
+    with np.errstate(invalid="ignore"):
+        outliers = np.abs(model.data - median) > snr * np.nan_to_num(model.err)
+    width = params.rolling_window_width
+    how = f"rolling median of {width}" if 1 < width < model.data.shape[0] else "median of all integrations"
+    return _apply(model, outliers), StepReport(note=f"tso mode ({how}): {int(outliers.sum())} outlier pixels")
+
+
+def run_tso(model: ImageModel, refs: Mapping, params: Params) -> tuple[ImageModel, StepReport]:
+    """Step adapter for calwebb_tso3: one exposure's cube at a time."""
+    return detect_tso_outliers(model, params)
 
 
 # ------------------------------------------------------------------------------- medians

@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from astropy.table import QTable, vstack
 
@@ -167,21 +167,29 @@ def crfints_name(member: str, acid: str) -> str:
 def write_tso3(result: Tso3Result, out: str | os.PathLike | ProductSink, *, acid: str = "") -> list[Path]:
     """Write the ``_phot.ecsv`` and the ``_crfints`` into ``out``, all or nothing."""
     sink = product_sink(out)
-    written: list[Path] = []
     crf_prov = replace(result.provenance, steps=[s for s in result.provenance.steps
                                                   if s.name == outlier_detection.NAME])
     marks = {"ASNPART": (bool(result.missing), "made from a partial association"),
              "ASNMISS": ", ".join(result.missing)}
     table = result.table()
+    items = []
+    if table is not None:
+        meta = {"SC_VER": result.provenance.version, "SC_PIPE": SPEC.name}
+        items.append((f"{result.product}_phot.ecsv", lambda path: write_catalog_ecsv(table, path, meta)))
+    for model in result.crfints:
+        model.header.update(marks)
+        model.header["FILENAME"] = crfints_name(model.meta.filename, acid)
+        items.append((model.header["FILENAME"],
+                      lambda path, model=model: write_image(model, path, crf_prov, "CubeModel")))
+    return _put_all(sink, items)
+
+
+def _put_all(sink: ProductSink, items: Sequence[tuple[str, Callable[[Path], Path]]]) -> list[Path]:
+    """``sink.put`` every (name, writer) in order; on any failure the files written are removed."""
+    written: list[Path] = []
     try:
-        if table is not None:
-            meta = {"SC_VER": result.provenance.version, "SC_PIPE": SPEC.name}
-            written.append(sink.put(f"{result.product}_phot.ecsv", lambda path: write_catalog_ecsv(table, path, meta)))
-        for model in result.crfints:
-            model.header.update(marks)
-            model.header["FILENAME"] = crfints_name(model.meta.filename, acid)
-            written.append(sink.put(model.header["FILENAME"],
-                                    lambda path, model=model: write_image(model, path, crf_prov, "CubeModel")))
+        for name, writer in items:
+            written.append(sink.put(name, writer))
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)

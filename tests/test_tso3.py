@@ -22,10 +22,10 @@ from astropy.table import Table
 
 from jwstkit import offline_crds, run_tso3
 from streamcal import dqflags, sim
-from streamcal.errors import NotImplementedStepError
+from streamcal.errors import BadInputError, NotImplementedStepError
 from streamcal.fitsio import read_cal
 from streamcal.pipelines import CalibrationOptions, calibrate_file
-from streamcal.pipelines.tso3 import run_tso3 as streamcal_tso3
+from streamcal.pipelines.tso3 import calibrate_tso3_file, run_tso3 as streamcal_tso3
 from streamcal.steps import outlier_detection, tso_photometry
 
 pytestmark = pytest.mark.slow  # jwst's pipeline takes a few seconds to import and run
@@ -170,3 +170,37 @@ def test_transit_depth_recovered(tmp_path, refs):
     flux = result.net_aperture_sum
     measured = 1 - np.median(flux[floor]) / np.median(flux[out])
     assert abs(measured - depth) <= 0.03 * depth, measured
+
+
+def test_rolling_window_flags_as_jwst_does(runs, tmp_path):
+    """rolling_window_width=5 (< NINTS: the rolling branch, low-weight pixels masked) on the
+    same calints: the DQ, SCI and ERR streamcal makes are jwst's OutlierDetectionStep's."""
+    from jwst.outlier_detection import OutlierDetectionStep
+    from stdatamodels.jwst.datamodels import CubeModel
+
+    _, _, calints, _ = runs
+    ours, _ = outlier_detection.detect_tso_outliers(read_cal(calints),
+                                                    outlier_detection.Params(rolling_window_width=5))
+    with offline_crds(tmp_path / "crds"):
+        # an open model: jwst 3.0 reopens a file name with asn_n_members, which CubeModel refuses
+        theirs = OutlierDetectionStep.call(CubeModel(str(calints)), rolling_window_width=5)  # TSO: tso mode
+    assert np.array_equal(ours.dq, theirs.dq)
+    assert np.array_equal(ours.data, theirs.data, equal_nan=True) and np.array_equal(ours.err, theirs.err, equal_nan=True)
+    i, y, x, _ = OUTLIER
+    assert ours.dq[i, y, x] & dqflags.OUTLIER
+
+
+def test_partial_run_is_marked_and_members_stay_inside(runs, refs, tmp_path):
+    _, _, calints, _ = runs
+    asn = calints.parent / "partial_asn.json"
+    asn.write_text(json.dumps({"asn_type": "tso3", "asn_id": "o002", "products": [{"name": "p", "members": [
+        {"expname": calints.name, "exptype": "science"}, {"expname": "gone_calints.fits", "exptype": "science"}]}]}))
+    with pytest.raises(BadInputError, match="missing: gone_calints.fits"):
+        calibrate_tso3_file(asn, tmp_path, refs, allowed_roots=[calints.parent])
+    written = calibrate_tso3_file(asn, tmp_path, refs, allowed_roots=[calints.parent], partial=True)
+    table = Table.read(tmp_path / "p_phot.ecsv", format="ascii.ecsv")
+    assert table.meta["ASNPART"] is True and table.meta["ASNMISS"] == "gone_calints.fits"
+    with fits.open(next(p for p in written if p.name.endswith("_o002_crfints.fits"))) as hdul:
+        assert hdul[0].header["ASNPART"] is True and hdul[0].header["ASNTABLE"] == asn.name
+    with pytest.raises(BadInputError):
+        calibrate_tso3_file(asn, tmp_path, refs, allowed_roots=[tmp_path], partial=True)

@@ -203,6 +203,8 @@ def moving_median(cube: np.ndarray, width: int) -> np.ndarray:
     """Median over ``width`` consecutive planes (axis 0), stored at the window's centre plane
     (index start + width // 2); the planes before the first / after the last full window copy
     the nearest one.  NaN in a window gives NaN (``np.median``), as jwst's rolling median.
+    (For ``width`` 2 jwst 3.0 then overwrites every plane with the last median, an indexing
+    slip at ``-0``; here only the first plane is filled.)
 
     >>> moving_median(np.arange(5.0)[:, None], 3).ravel().tolist()
     [1.0, 1.0, 2.0, 3.0, 3.0]

@@ -47,7 +47,7 @@ STATUS_KEYWORD = "S_TSPHOT"
 REFTYPES: tuple[str, ...] = ()
 OPTIONAL_REFTYPES: tuple[str, ...] = ("gain",)  # only for DN/s input
 
-__all__ = ["Params", "Centroids", "TsoPhotometry", "flux_scale", "planned_position", "source_centroids",
+__all__ = ["Params", "Centroids", "ApertureSums", "TsoPhotometry", "flux_scale", "planned_position", "source_centroids",
            "aperture_sums", "integration_times", "photometry", "run"]
 
 
@@ -87,7 +87,7 @@ class Params(StepParams):
             raise ValueError("tso_photometry: box widths must be positive")
 
     @property
-    def boxes(self) -> tuple[int, int]:
+    def boxes(self) -> tuple[int, ...]:
         """(search, fit) box widths made odd by rounding down, as jwst does."""
         return tuple(w - 1 if w % 2 == 0 else w for w in (self.search_box_width, self.fit_box_width))
 

@@ -78,6 +78,20 @@ class ExposureConfig:
         Field stars over the window (replaces ``stars_per_arcmin2``).
     star_flux_e : (float, float), optional
         Star rates log-uniform in this range, e-/s (default: 10-3e4 with 5 % up to 1e6).
+    transit_depth : float
+        A planet transits the target star (the ``kind == 'target'`` source at the aperture
+        reference, XREF_SCI/YREF_SCI): fractional flux loss at mid-transit, 0 <= depth < 1
+        (default 0: no transit, the exposure is byte for byte what it was without these
+        fields).  Only the target is dimmed; sky and other sources are not.  Trapezoidal light
+        curve, no limb darkening (:mod:`streamcal.sim.transit`); each frame collects the mean
+        of the light curve over its own interval.
+    transit_mid : float, optional
+        Mid-transit, s from the exposure start (default: mid-exposure, DURATION / 2).
+    transit_duration : float, optional
+        First to fourth contact, s (default: DURATION / 3).
+    transit_ingress : float, optional
+        First to second contact (= egress), s, <= transit_duration / 2 (default: a tenth of
+        the duration; 0: box-shaped).
     """
 
     detector: str = "NRCA1"
@@ -119,6 +133,10 @@ class ExposureConfig:
     star_count: int | None = None
     star_flux_e: tuple[float, float] | None = None
     targname: str = "SIMULATED-FIELD"
+    transit_depth: float = 0.0
+    transit_mid: float | None = None
+    transit_duration: float | None = None
+    transit_ingress: float | None = None
 
 
 @dataclass
@@ -205,6 +223,8 @@ def resolve(config: ExposureConfig) -> Setup:
         raise ValueError(exc.args[0]) from None
     if config.ngroups < 1 or config.nints < 1:
         raise ValueError("ngroups and nints must be >= 1")
+    if not 0.0 <= config.transit_depth < 1.0:
+        raise ValueError(f"transit_depth must be in [0, 1), got {config.transit_depth}")
     timing = headers.Timing(tframe, group_time(tframe, pattern), pattern.nframes, pattern.groupgap,
                             config.ngroups, config.nints, config.expstart_mjd)
     kind = exposure_kind(exp_type)

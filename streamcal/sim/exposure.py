@@ -40,10 +40,11 @@ from ..refs import synthetic as syn
 from ..wcs import filter_offset
 from . import headers, scene
 from . import pointing as sim_pointing
+from . import transit as sim_transit
 from .config import ExposureConfig, Setup, primary_header, resolve
 from .electronics import BiasDrift, raw_ceiling, raw_from_linear, to_uint16
 from .ramps import simulate_ramps
-from .truth import ExposureTruth
+from .truth import ExposureTruth, TransitTruth
 
 if TYPE_CHECKING:
     from ..refs import ReferenceSet
@@ -193,13 +194,21 @@ def illumination(s: Setup, pointing: sim_pointing.ExposurePointing) -> tuple[np.
                                  target_flux_e=target, star_flux_range=c.star_flux_e)
     x, y = scene.source_pixels(catalog, pointing.wcs)
     catalog["x"], catalog["y"] = x, y
-    sigma = scene.psf_sigma_pixels(wavelength, det.pixel_scale)
-    if s.kind == "dispersed":
-        image = scene.render_traces(catalog, x, y, shape, sigma, axis=0 if det.is_miri else 1)
-    else:
-        image = scene.render_sources(catalog, x, y, shape, sigma, det.pixel_scale)
+    image = render(s, catalog)
     image += sky
     return image, catalog
+
+
+def render(s: Setup, catalog: Table) -> np.ndarray:
+    """The sources of ``catalog`` (with pixel columns x, y) on the window, e-/s/pixel, float64:
+    PSF-convolved images, or traces for dispersed modes."""
+    det = s.detector
+    wavelength = scene.filter_wavelength_um(s.pupil if s.pupil.startswith("F") else s.filter, det.instrument)
+    sigma = scene.psf_sigma_pixels(wavelength, det.pixel_scale)
+    x, y = np.asarray(catalog["x"]), np.asarray(catalog["y"])
+    if s.kind == "dispersed":
+        return scene.render_traces(catalog, x, y, s.subarray.shape, sigma, axis=0 if det.is_miri else 1)
+    return scene.render_sources(catalog, x, y, s.subarray.shape, sigma, det.pixel_scale)
 
 
 def _empty_catalog() -> Table:
@@ -277,24 +286,78 @@ def simulate_exposure(config: ExposureConfig = ExposureConfig(), refs: Reference
     live = ~(arrays.dead | arrays.reference)
     rate_e = (scene_e * arrays.flat * live).astype(np.float32)
     dark_e = arrays.dark_dn_per_s * arrays.gain * live
+    int_times = headers.int_times_table(s.timing)
+    variable, transit_truth = transit_signal(s, catalog, arrays.flat * live, arrays.gain,
+                                             np.asarray(int_times.data["int_mid_MJD_UTC"]))
     electrons, ramp_truth = simulate_ramps(
         rate_e.astype(np.float64) + dark_e, nints=s.config.nints, ngroups=s.config.ngroups,
         nframes=s.pattern.nframes, groupgap=s.pattern.groupgap, tframe=s.timing.tframe,
         read_noise_e=arrays.readnoise_cds / math.sqrt(2.0) * arrays.gain,
-        cr_per_pixel_per_s=s.config.cosmic_ray_rate, rng=np.random.default_rng(s.config.seed))
+        cr_per_pixel_per_s=s.config.cosmic_ray_rate, rng=np.random.default_rng(s.config.seed),
+        variable=variable)
     raw, first_sat = digitize(electrons, arrays, s)
     del electrons
     hdus = [fits.PrimaryHDU(header=header),
             fits.ImageHDU(raw, name="SCI", header=headers.sci_header(
-                pointing.header, sim_pointing.tan_cards(pointing.header_wcs, s.subarray.shape), s.timing)),
-            headers.group_table(s.timing, s.subarray.shape), headers.int_times_table(s.timing)]
+                pointing.header, sim_pointing.tan_cards(pointing.header_wcs, s.subarray.shape), s.timing,
+                reference_pixel=target_reference_pixel(s, pointing) if s.tsovisit else None)),
+            headers.group_table(s.timing, s.subarray.shape), int_times]
     if s.detector.is_miri:
         hdus.append(_refout(arrays, s))
     truth = ExposureTruth(rate_dn=(rate_e / arrays.gain).astype(np.float32), rate_e=rate_e,
                           dark_dn=(arrays.dark_dn_per_s * live).astype(np.float32), gain=arrays.gain,
                           first_saturated=first_sat, sources=catalog, cosmic_rays=ramp_truth.cosmic_rays,
-                          jump_groups=ramp_truth.jump_groups, pointing_cards=pointing.error_cards())
+                          jump_groups=ramp_truth.jump_groups, pointing_cards=pointing.error_cards(),
+                          transit=transit_truth)
     return SimulatedExposure(fits.HDUList(hdus), truth, s)
+
+
+def target_reference_pixel(s: Setup, pointing: sim_pointing.ExposurePointing) -> tuple[float, float]:
+    """XREF_SCI, YREF_SCI: 1-based pixel of the target (TARG_RA/TARG_DEC) through the header's
+    WCS, i.e. where the pointing puts it (the SIAF reference of the archive's headers)."""
+    x, y = pointing.header_wcs.invert(s.config.target_ra, s.config.target_dec, with_bounding_box=False)
+    return float(x) + 1.0, float(y) + 1.0
+
+
+def transit_signal(s: Setup, catalog: Table, response: np.ndarray, gain: np.ndarray, int_mid_mjd: np.ndarray
+                   ) -> tuple[tuple[np.ndarray, np.ndarray] | None, TransitTruth | None]:
+    """The transited part of the scene and its truth, or (None, None) without a transit.
+
+    Parameters
+    ----------
+    s : Setup
+    catalog : Table
+        Sources with pixel positions; the transited star is the one of kind 'target'.
+    response : ndarray, (ny, nx)
+        Flat x live-pixel mask: what turns scene e-/s into collected e-/s.
+    gain : ndarray, (ny, nx)
+        e-/DN.
+    int_mid_mjd : ndarray, (nints,)
+        INT_TIMES int_mid_MJD_UTC.
+
+    Returns
+    -------
+    variable : (ndarray (ny, nx) e-/s, ndarray (nints, frames)) or None
+        The target's collected rate and each frame's light-curve factor
+        (:func:`streamcal.sim.ramps.simulate_ramps`).
+    truth : TransitTruth or None
+    """
+    c = s.config
+    transit = sim_transit.transit_of(c.transit_depth, c.transit_mid, c.transit_duration, c.transit_ingress, s.timing)
+    if transit is None:
+        return None, None
+    target = catalog[catalog["kind"] == "target"]
+    if len(target) != 1:
+        raise ValueError(f"a transit needs the target star (target_flux_e > 0) of an image or dispersed "
+                         f"exposure; {c.exp_type} has {len(target)} target(s)")
+    target_e = render(s, target) * response
+    truth = TransitTruth(depth=transit.depth, mid_s=transit.mid_s, duration_s=transit.duration_s,
+                         ingress_s=transit.ingress_s, mid_mjd=s.timing.mjd(transit.mid_s),
+                         int_mid_mjd=int_mid_mjd, relative_flux=sim_transit.integration_flux(transit, s.timing),
+                         target_rate_dn=(target_e / gain).astype(np.float32),
+                         target_flux_e=float(target["flux_e"][0]), target_x=float(target["x"][0]),
+                         target_y=float(target["y"][0]))
+    return (target_e, sim_transit.frame_factors(transit, s.timing)), truth
 
 
 def digitize(electrons: np.ndarray, a: DetectorArrays, s: Setup) -> tuple[np.ndarray, np.ndarray]:

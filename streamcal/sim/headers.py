@@ -111,9 +111,12 @@ def timing_cards(t: Timing) -> dict:
             "NRSTSTRT": 1, "NRESETS": 1, "DRPFRMS1": 0, "DRPFRMS3": 0}
 
 
-def sci_header(pointing: Pointing, wcs_cards: fits.Header, t: Timing) -> fits.Header:
+def sci_header(pointing: Pointing, wcs_cards: fits.Header, t: Timing,
+               reference_pixel: tuple[float, float] | None = None) -> fits.Header:
     """SCI extension header: BUNIT, the pointing (RA_REF ... VA_SCALE, as the header claims it)
-    and a FITS WCS (``wcs_cards``: the TAN approximation raw files carry)."""
+    and a FITS WCS (``wcs_cards``: the TAN approximation raw files carry); with
+    ``reference_pixel`` (1-based x, y in the window) also XREF_SCI/YREF_SCI, the aperture
+    reference where the target sits (tso_photometry starts its centroid there)."""
     hdr = fits.Header()
     hdr["BUNIT"] = "DN"
     hdr["RADESYS"] = "ICRS"
@@ -122,6 +125,9 @@ def sci_header(pointing: Pointing, wcs_cards: fits.Header, t: Timing) -> fits.He
     hdr.extend(wcs_cards, update=True)
     hdr.update({"MJD-BEG": t.expstart_mjd, "MJD-AVG": t.mjd(t.duration / 2), "MJD-END": t.mjd(t.duration),
                 "XPOSURE": round(t.effinttm * t.nints, 6), "TELAPSE": round(t.duration, 6)})
+    if reference_pixel is not None:
+        hdr["XREF_SCI"] = (round(float(reference_pixel[0]), 4), "Aperture X reference point in SCI frame")
+        hdr["YREF_SCI"] = (round(float(reference_pixel[1]), 4), "Aperture Y reference point in SCI frame")
     return hdr
 
 

@@ -117,7 +117,8 @@ def simulate_ramps(rate_e, *, nints: int, ngroups: int, nframes: int = 1, groupg
                    tframe: float, read_noise_e=10.0, cr_per_pixel_per_s: float = 0.0,
                    cr_electrons: tuple[float, float] = (500.0, 30000.0),
                    full_well_e: float | None = None, dtype=np.float32,
-                   rng: np.random.Generator | int = 0) -> tuple[np.ndarray, RampTruth]:
+                   rng: np.random.Generator | int = 0,
+                   variable: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, RampTruth]:
     """Simulate MULTIACCUM ramps in electrons.
 
     Parameters
@@ -140,6 +141,12 @@ def simulate_ramps(rate_e, *, nints: int, ngroups: int, nframes: int = 1, groupg
         Output dtype.
     rng : numpy.random.Generator or int
         Generator or seed.
+    variable : (ndarray (ny, nx), ndarray (nints, nframes_total)), optional
+        A part of ``rate_e`` that varies in time (e.g. a transited star), e-/s, and the factor
+        it is scaled by in each frame (its mean over the frame's interval); frames count the
+        dropped ones, ``nframes_total = (ngroups - 1) * (nframes + groupgap) + nframes``.
+        Frame ``f`` then collects Poisson(``(rate_e + variable * (factor - 1)) * tframe``).
+        None: constant rates (the same draws as without the argument).
 
     Returns
     -------
@@ -163,6 +170,7 @@ def simulate_ramps(rate_e, *, nints: int, ngroups: int, nframes: int = 1, groupg
     period = nframes + groupgap
     nframes_total = (ngroups - 1) * period + nframes  # trailing gap after the last group unread
 
+    varying = _check_variable(variable, shape, nints, nframes_total, tframe)
     out = np.empty((nints, ngroups) + shape, dtype=dtype)
     jump_groups = np.zeros((nints, ngroups) + shape, dtype=bool)
     cosmic_rays: list[CosmicRay] = []
@@ -176,18 +184,47 @@ def simulate_ramps(rate_e, *, nints: int, ngroups: int, nframes: int = 1, groupg
             g = group_of_frame(cr.frame, nframes, groupgap)
             if g < ngroups:
                 jump_groups[i, g, cr.y, cr.x] = True
-        _simulate_integration(out[i], charge, acc, lam, rn if has_rn else None, hits, nframes,
+        lams = _FrameRates(lam) if varying is None else _FrameRates(lam, varying[0], varying[1][i])
+        _simulate_integration(out[i], charge, acc, lams, rn if has_rn else None, hits, nframes,
                               period, nframes_total, full_well_e, gen)
     return out, RampTruth(rate_e=rate, cosmic_rays=cosmic_rays, jump_groups=jump_groups)
 
 
-def _simulate_integration(out, charge, acc, lam, rn, hits, nframes, period, nframes_total,
+def _check_variable(variable, shape, nints, nframes_total, tframe):
+    """``variable`` as (expected e- per frame at factor 1, float64 (ny, nx); factors, float64
+    (nints, nframes_total)), or None."""
+    if variable is None:
+        return None
+    rate, factors = np.asarray(variable[0], np.float64), np.asarray(variable[1], np.float64)
+    if rate.shape != shape or factors.shape != (nints, nframes_total):
+        raise ValueError(f"variable: need rates {shape} and factors {(nints, nframes_total)}, "
+                         f"got {rate.shape} and {factors.shape}")
+    if not (np.all(np.isfinite(rate)) and np.all(rate >= 0) and np.all(factors >= 0)):
+        raise ValueError("variable rates and factors must be finite and >= 0")
+    return rate * tframe, factors
+
+
+class _FrameRates:
+    """Expected e- per frame of one integration: constant ``lam``, or ``lam`` plus
+    ``var * (factor[f] - 1)`` (clipped at 0) in frame ``f``."""
+
+    def __init__(self, lam: np.ndarray, var: np.ndarray | None = None, factors: np.ndarray | None = None):
+        self.lam, self.var, self.factors = lam, var, factors
+
+    def __call__(self, frame: int) -> np.ndarray:
+        if self.var is None:
+            return self.lam
+        return np.maximum(self.lam + self.var * (self.factors[frame] - 1.0), 0.0)
+
+
+def _simulate_integration(out, charge, acc, lams, rn, hits, nframes, period, nframes_total,
                           full_well_e, gen) -> None:
-    """Fill ``out`` (ngroups, ny, nx) for one integration, frame by frame."""
+    """Fill ``out`` (ngroups, ny, nx) for one integration, frame by frame (``lams(f)``:
+    expected e- in frame ``f``)."""
     charge.fill(0.0)  # reset
     k = 0
     for f in range(nframes_total):
-        charge += gen.poisson(lam)
+        charge += gen.poisson(lams(f))
         while k < len(hits) and hits[k].frame == f:
             charge[hits[k].y, hits[k].x] += hits[k].electrons
             k += 1

@@ -152,18 +152,27 @@ def _report(console: Console, products: Path, raws: list[Path]) -> int:
 
 
 def _mosaic_table(ledger: Ledger, products: Path) -> Table:
-    """One row per stage-3 product: members, partial or complete, its mosaic and catalog."""
-    table = Table(title=f"stage 3: mosaics and catalogs (<product>_i2d.fits, <product>_cat.ecsv in {products})")
+    """One row per stage-3 product: its pipeline, members, partial or complete, and what it made
+    (mosaic and catalog for image3, light curve for tso3)."""
+    table = Table(title=f"stage 3: mosaics, catalogs and light curves (in {products})")
     table.add_column("association product", no_wrap=True)
-    for column in ("members", "state", "mosaic", "catalog"):
+    for column in ("pipeline", "members", "state", "made"):
         table.add_column(column)
     for rec in ledger.associations():
-        name = rec.product
-        i2d, cat = products / f"{name}_i2d.fits", products / f"{name}_cat.ecsv"
         state = rec.state + (" (partial)" if rec.partial else "")
-        table.add_row(name, str(len(rec.members)), state if rec.state != "failed" else f"[red]{state}[/red]",
-                      "i2d" if i2d.exists() else "—", f"cat: {_rows(cat)} sources" if cat.exists() else "—")
+        table.add_row(rec.product, _short(rec.pipeline), str(len(rec.members)),
+                      state if rec.state != "failed" else f"[red]{state}[/red]", _made(products, rec.product))
     return table
+
+
+def _made(products: Path, product: str) -> str:
+    """What a stage-3 product left: ``i2d, cat: 57 sources`` or ``phot: 20 integrations``."""
+    made = ["i2d"] if (products / f"{product}_i2d.fits").exists() else []
+    for suffix, what in (("cat", "sources"), ("phot", "integrations")):
+        table = products / f"{product}_{suffix}.ecsv"
+        if table.exists():
+            made.append(f"{suffix}: {_rows(table)} {what}")
+    return ", ".join(made) or "—"
 
 
 def _rows(ecsv: Path) -> int:

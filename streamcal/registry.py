@@ -148,7 +148,10 @@ REGISTRY: dict[str, PipelineEntry] = {e.name: e for e in (
     _later(SPEC3, 3, ("asn",), ("s2d", "s3d", "x1d", "c1d")),
     _later(AMI3, 3, ("asn",), ("ami-oi", "amimulti-oi", "aminorm-oi")),
     _later(CORON3, 3, ("asn",), ("psfstack", "psfalign", "psfsub", "crfints", "i2d")),
-    _later(TSO3, 3, ("asn",), ("phot", "x1dints", "whtlt", "crfints")),
+    # imaging time series (outlier_detection, tso_photometry); spectroscopic members say what is missing.
+    # No CPU reserved: every pool together must fit 2 CPUs, and a light curve takes well under a second
+    PipelineEntry(TSO3, "tso3", 3, ("asn",), ("crfints", "phot", "x1dints", "whtlt"), "streamcal",
+                  "streamcal.pipelines.tso3", PoolDefaults(size=1, num_cpus=0.0, memory_mb=1024, max_in_flight=1)),
 )}
 
 #: Other names of pipelines (the seed table writes ``calwebb_dark1``).

@@ -18,5 +18,8 @@ def test_demo_runs_and_reports_every_product(tmp_path, capsys):
     with Ledger(tmp_path / "products" / "ledger.sqlite", synchronous="NORMAL") as ledger:
         (rec,) = [a for a in ledger.associations() if a.product == dither]
     assert rec.state == "done" and not rec.partial and len(rec.members) == 4
-    assert "mosaics and catalogs" in out
+    assert "mosaics, catalogs and light curves" in out
+    # the NIRCam imaging time series ended in its light curve (tso3), one row per integration
+    (phot,) = (tmp_path / "products").glob("jw01234-*_phot.ecsv")
+    assert "phot: 20 integrations" in out and phot.is_file()
     assert not any((tmp_path / "landing").glob("*truth*"))  # the landing directory holds raw files only

@@ -109,7 +109,7 @@ def _product_files(products: Path) -> list[str]:
 #: FITS products of one exposure through its stages 1 and 2 (imaging members of an image3
 #: association get no quick-look `_i2d` by default, and their tweakreg catalog is ECSV).
 SUFFIXES = {"img": ("rate", "cal"), "big": ("rate", "cal"), "dark": ("dark",),
-            "tso": ("rate", "rateints", "calints")}
+            "tso": ("rate", "rateints", "calints", "o004_crfints")}   # crfints: tso3, its own association
 
 
 def _expected(stock: dict, keys) -> list[str]:
@@ -161,7 +161,7 @@ def test_end_to_end_bad_input_and_duplicates(ray_cluster, stock, tmp_path):
         service.stop()
     names = _product_files(products)
     expect = _expected(stock, ["img0", "img1", "dark0", "tso0", *many])
-    assert names == expect and len(expect) == 11 * 2 + 1 + 3   # img2 of the 12-point dither never lands
+    assert names == expect and len(expect) == 11 * 2 + 1 + 4   # img2 of the 12-point dither never lands
     assert not list(products.glob(".*.part"))
     quarantined = {p.name.removesuffix(".reason.json"): json.loads(p.read_text())["check"]
                    for p in (products / "quarantine").glob("*.reason.json")}
@@ -180,7 +180,8 @@ def test_end_to_end_bad_input_and_duplicates(ray_cluster, stock, tmp_path):
         assert len(_fits_records(ledger)) == len(expect)
     assert states[stock["dark0"].name] == ("done", None)
     assert states[stock["img0"].name] == ("waiting_association", None)
-    assert states[stock["tso0"].name] == ("failed", "not_implemented")       # calwebb_tso3, after stage 2
+    assert states[stock["tso0"].name] == ("done", None)          # tso1, image2, then tso3 (its light curve)
+    assert len(list(products.glob("jw01234-o004_*_phot.ecsv"))) == 1
     assert states["bogus_uncal.fits"][0] == "quarantined"
     assert "copy_of_img0_uncal.fits" not in states       # an alias, never processed
     assert summary["states"]["quarantined"] == len(quarantined)

@@ -59,9 +59,16 @@ def _image3(job: Job, sink: DirectorySink, refs, config: PipelineConfig):
                                  catalog_dataset=sink.directory / CATALOG_DATASET)
 
 
+def _tso3(job: Job, sink: DirectorySink, refs, config: PipelineConfig):
+    from ..pipelines.tso3 import calibrate_tso3_file
+
+    return calibrate_tso3_file(job.path, sink, refs, allowed_roots=list(job.options.allowed_roots) or
+                               [str(sink.directory)], partial=job.options.partial, options=_options(config))
+
+
 #: How each pipeline with the streamcal engine is run on a job's input.
 RUNNERS = {**{name: _stage1 for name in registry.stage_pipelines(1)},
-           registry.IMAGE2: _image2, registry.IMAGE3: _image3}
+           registry.IMAGE2: _image2, registry.IMAGE3: _image3, registry.TSO3: _tso3}
 
 
 def run_job(job: Job, products_dir: str, refs=None, config: PipelineConfig = PipelineConfig()) -> Outcome:

@@ -22,4 +22,7 @@ def test_demo_runs_and_reports_every_product(tmp_path, capsys):
     # the NIRCam imaging time series ended in its light curve (tso3), one row per integration
     (phot,) = (tmp_path / "products").glob("jw01234-*_phot.ecsv")
     assert "phot: 20 integrations" in out and phot.is_file()
+    from streamcal.sinks.catalogs import CatalogDataset
+
+    assert CatalogDataset(tmp_path / "products" / "lightcurves").read().num_rows == 20   # and in Parquet
     assert not any((tmp_path / "landing").glob("*truth*"))  # the landing directory holds raw files only

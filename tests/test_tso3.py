@@ -204,3 +204,19 @@ def test_partial_run_is_marked_and_members_stay_inside(runs, refs, tmp_path):
         assert hdul[0].header["ASNPART"] is True and hdul[0].header["ASNTABLE"] == asn.name
     with pytest.raises(BadInputError):
         calibrate_tso3_file(asn, tmp_path, refs, allowed_roots=[tmp_path], partial=True)
+
+
+def test_light_curve_joins_the_parquet_dataset(runs, refs, tmp_path):
+    """The stream appends each light curve to a Parquet dataset (one part per product made), as it
+    does catalogs: the rows equal the _phot.ecsv's."""
+    from streamcal.sinks.catalogs import CatalogDataset
+
+    _, _, calints, _ = runs
+    asn = calints.parent / "lc_asn.json"
+    asn.write_text(json.dumps({"asn_type": "tso3", "asn_id": "o003", "products": [{"name": "lc", "members": [
+        {"expname": calints.name, "exptype": "science"}]}]}))
+    calibrate_tso3_file(asn, tmp_path, refs, allowed_roots=[calints.parent], lightcurve_dataset=tmp_path / "lc")
+    rows = CatalogDataset(tmp_path / "lc").read()
+    phot = Table.read(tmp_path / "lc_phot.ecsv", format="ascii.ecsv")
+    assert rows.num_rows == len(phot) > 0 and set(rows.column("product").to_pylist()) == {"lc"}
+    np.testing.assert_array_equal(rows.column("net_aperture_sum").to_numpy(), np.asarray(phot["net_aperture_sum"]))

@@ -24,6 +24,8 @@ from ..sinks.products import DirectorySink
 #: Where the stream accumulates every source catalog it makes (Parquet dataset, one part per
 #: product made; :class:`streamcal.sinks.catalogs.CatalogDataset`).
 CATALOG_DATASET = "catalogs"
+#: Where the stream accumulates every light curve (``_phot``) it makes, the same way.
+LIGHTCURVE_DATASET = "lightcurves"
 
 
 def _options(config: PipelineConfig, **extra):
@@ -63,7 +65,8 @@ def _tso3(job: Job, sink: DirectorySink, refs, config: PipelineConfig):
     from ..pipelines.tso3 import calibrate_tso3_file
 
     return calibrate_tso3_file(job.path, sink, refs, allowed_roots=list(job.options.allowed_roots) or
-                               [str(sink.directory)], partial=job.options.partial, options=_options(config))
+                               [str(sink.directory)], partial=job.options.partial, options=_options(config),
+                               lightcurve_dataset=sink.directory / LIGHTCURVE_DATASET)
 
 
 #: How each pipeline with the streamcal engine is run on a job's input.

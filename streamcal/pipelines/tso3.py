@@ -199,7 +199,8 @@ def _put_all(sink: ProductSink, items: Sequence[tuple[str, Callable[[Path], Path
 
 def calibrate_tso3_file(asn_path: str | Path, out: str | os.PathLike | ProductSink, refs, *,
                         allowed_roots: Sequence[str | Path], partial: bool = False,
-                        options: CalibrationOptions = CalibrationOptions()) -> list[Path]:
+                        options: CalibrationOptions = CalibrationOptions(),
+                        lightcurve_dataset: str | Path | None = None) -> list[Path]:
     """Read a tso3 ASN and its ``_calints`` members, run calwebb_tso3, write the products.
 
     Parameters
@@ -213,6 +214,9 @@ def calibrate_tso3_file(asn_path: str | Path, out: str | os.PathLike | ProductSi
     partial : bool
         Run with the members that exist and mark the products partial; otherwise a missing
         member is an error.
+    lightcurve_dataset : path, optional
+        Also append the light curve to this Parquet dataset (one part per product made,
+        :class:`streamcal.sinks.catalogs.CatalogDataset`), after the products are written.
 
     Returns
     -------
@@ -245,4 +249,10 @@ def calibrate_tso3_file(asn_path: str | Path, out: str | os.PathLike | ProductSi
     for model in result.crfints:
         model.header["ASNTABLE"] = asn_path.name
         model.header["ASNPOOL"] = str(asn.get("asn_pool", ""))
-    return write_tso3(result, out, acid=str(asn.get("asn_id", "")).strip())
+    written = write_tso3(result, out, acid=str(asn.get("asn_id", "")).strip())
+    table = result.table()
+    if lightcurve_dataset is not None and table is not None:
+        from ..sinks.catalogs import CatalogDataset
+
+        CatalogDataset(lightcurve_dataset).append(table, result.product)
+    return written

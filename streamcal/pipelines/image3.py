@@ -381,6 +381,31 @@ def member_catalogs(asn_path: Path, asn: dict, allowed_roots: Sequence[str | Pat
     return out
 
 
+def read_level3_members(asn_path: Path, allowed_roots: Sequence[str | Path],
+                        partial: bool) -> tuple[dict, list[ImageModel], list[str]]:
+    """A level-3 ASN, its science members that exist (read, named as the ASN names them) and the
+    names of those missing (``[UNNAMED_MISSING]`` for a partial run whose ASN names none: the
+    stream's candidates known by member count only).
+
+    Raises
+    ------
+    BadInputError
+        Bad ASN, a member outside ``allowed_roots``, a missing member (``partial`` False), no
+        member, or an unreadable member.
+    """
+    asn, members = read_image3_asn(asn_path, allowed_roots)
+    present = [(name, path) for name, path in members if path.is_file()]
+    missing = [name for name, path in members if not path.is_file()]
+    if missing and not partial:
+        raise BadInputError(asn_path, "members", f"{len(missing)} member(s) missing: {', '.join(missing)}")
+    if not present:
+        raise BadInputError(asn_path, "members", "no member file exists")
+    models = [read_cal(path) for _, path in present]
+    for model, (name, _) in zip(models, present):  # product names follow the ASN's member names
+        model.meta = replace(model.meta, filename=Path(name).name)
+    return asn, models, missing or ([UNNAMED_MISSING] if partial else [])
+
+
 def calibrate_image3_file(asn_path: str | Path, out: str | os.PathLike | ProductSink, refs, *,
                           allowed_roots: Sequence[str | Path], partial: bool = False,
                           options: CalibrationOptions = CalibrationOptions(),
@@ -416,18 +441,7 @@ def calibrate_image3_file(asn_path: str | Path, out: str | os.PathLike | Product
         False) or no member at all, or an unreadable member file.
     """
     asn_path = Path(asn_path)
-    asn, members = read_image3_asn(asn_path, allowed_roots)
-    present = [(name, path) for name, path in members if path.is_file()]
-    missing = [name for name, path in members if not path.is_file()]
-    if missing and not partial:
-        raise BadInputError(asn_path, "members", f"{len(missing)} member(s) missing: {', '.join(missing)}")
-    if not present:
-        raise BadInputError(asn_path, "members", "no member file exists")
-    if partial and not missing:  # the stream's candidates known by member count only
-        missing = [UNNAMED_MISSING]
-    models = [read_cal(path) for _, path in present]
-    for model, (name, _) in zip(models, present):  # product names follow the ASN's member names
-        model.meta = replace(model.meta, filename=Path(name).name)
+    asn, models, missing = read_level3_members(asn_path, allowed_roots, partial)
     result = run_image3(models, refs, options, product=asn["products"][0]["name"], input_name=asn_path.name,
                         input_sha256=sha256_file(asn_path), missing=missing,
                         catalogs=member_catalogs(asn_path, asn, allowed_roots))

@@ -21,8 +21,8 @@ from typing import Callable, Sequence
 from astropy.table import QTable, vstack
 
 from ..associations.buffer import exposure_root
-from ..errors import BadInputError, NotImplementedStepError
-from ..fitsio import read_cal, write_image
+from ..errors import NotImplementedStepError
+from ..fitsio import write_image
 from ..models import ImageModel
 from ..provenance import Provenance, StepRecord, sha256_file
 from ..sinks.catalogs import write_catalog_ecsv
@@ -30,7 +30,7 @@ from ..sinks.products import ProductSink, product_sink
 from ..steps import outlier_detection, tso_photometry
 from ..steps.base import params_dict
 from .definitions import PIPELINES
-from .image3 import UNNAMED_MISSING, read_image3_asn
+from .image3 import read_level3_members
 from .runner import CalibrationOptions, resolve_params
 
 SPEC = PIPELINES["calwebb_tso3"]
@@ -232,18 +232,7 @@ def calibrate_tso3_file(asn_path: str | Path, out: str | os.PathLike | ProductSi
         Spectroscopic TSO members.
     """
     asn_path = Path(asn_path)
-    asn, members = read_image3_asn(asn_path, allowed_roots)
-    present = [(name, path) for name, path in members if path.is_file()]
-    missing = [name for name, path in members if not path.is_file()]
-    if missing and not partial:
-        raise BadInputError(asn_path, "members", f"{len(missing)} member(s) missing: {', '.join(missing)}")
-    if not present:
-        raise BadInputError(asn_path, "members", "no member file exists")
-    if partial and not missing:
-        missing = [UNNAMED_MISSING]
-    models = [read_cal(path) for _, path in present]
-    for model, (name, _) in zip(models, present):
-        model.meta = replace(model.meta, filename=Path(name).name)
+    asn, models, missing = read_level3_members(asn_path, allowed_roots, partial)
     result = run_tso3(models, refs, options, product=asn["products"][0]["name"], input_name=asn_path.name,
                       input_sha256=sha256_file(asn_path), missing=missing)
     for model in result.crfints:

@@ -19,7 +19,7 @@ from astropy.io import fits
 
 from streamcal.ingest import (LandingWatcher, PendingFiles, Status, content_sha256, group_by_content,
                               inspect, is_ignored, looks_like_fits_name, scan_layout, sweep)
-from streamcal.ingest.layout import BLOCK, LayoutError, data_size
+from streamcal.boundary.layout import BLOCK, LayoutError, data_size
 
 OLD = 3600.0  # seconds: "long unchanged"
 

@@ -77,10 +77,6 @@ class StagePool:
         """Queue an exposure (its path only)."""
         self.queue.append(job)
 
-    def jobs(self) -> list[Job]:
-        """Every job queued or in flight here."""
-        return list(self.queue) + [job for job, _, _ in self.inflight.values()]
-
     @property
     def depth(self) -> int:
         return len(self.queue)

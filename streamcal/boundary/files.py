@@ -9,7 +9,7 @@ without bound:
 - anything but a regular file (a FIFO would block ``open`` forever, a device read forever) --
   opened with ``O_NONBLOCK`` and checked with ``fstat`` on the open descriptor, so no swap
   between check and open can slip one in;
-- bytes that do not walk as FITS (:func:`streamcal.ingest.layout.scan_layout`: every header
+- bytes that do not walk as FITS (:func:`streamcal.boundary.layout.scan_layout`: every header
   within :data:`MAX_HEADER_BLOCKS` blocks of printable ASCII ending in END, every declared
   size adding up to exactly the file's length).  A header with no END card in a large file
   is what made astropy read and re-parse the whole file; here it costs at most

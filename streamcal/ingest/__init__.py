@@ -12,7 +12,7 @@ The ingest actor (:mod:`streamcal.actors`) wires these to the ledger and the rou
 """
 
 from .check import MAX_BYTES, Inspection, Status, content_sha256, group_by_content, inspect, inspect_asn
-from .layout import Layout, LayoutError, scan_layout
+from ..boundary.layout import Layout, LayoutError, scan_layout
 from .names import is_ignored, looks_like_fits_name
 from .pending import PendingFiles
 from .watcher import LandingWatcher, sweep

@@ -1,7 +1,7 @@
 """Is a landed file ready? ``inspect`` classifies a candidate as ok, incomplete or bad.
 
 Completeness comes from the FITS headers (the file is as long as its HDUs declare, see
-:mod:`streamcal.ingest.layout`); when the headers cannot tell (not written yet, or ambiguous),
+:mod:`streamcal.boundary.layout`); when the headers cannot tell (not written yet, or ambiguous),
 the file must have been left unchanged for ``stable_seconds``. Nothing here follows a symlink,
 opens anything but a regular file, or reads FITS data.  The name and the structure are judged
 by the input boundary's rules (:mod:`streamcal.boundary.files`: printable bounded names, bounded

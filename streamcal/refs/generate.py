@@ -52,10 +52,36 @@ _DATAMODEL = {"mask": "MaskModel", "saturation": "SaturationModel", "superbias":
               "rscd": "RSCDModel", "reset": "ResetModel"}
 
 
+#: Modules of mode-specific synthetic references (spectroscopy, coronagraphy), asked in this
+#: order before the imaging builders.  Each module defines
+#:
+#: - ``claims(reftype, detector, meta) -> bool``: it makes this type for this exposure (its
+#:   EXP_TYPE, filter ...; ``meta`` may be None: then only types that do not depend on it);
+#: - ``file_tag(reftype, detector, meta) -> str``: the file-name tag (distinct per mode);
+#: - ``build(reftype, detector, meta, name)``: a :class:`~astropy.io.fits.HDUList` (written as
+#:   FITS) or a dict (an ASDF tree, written as ``.asdf``) whose FILENAME/filename is ``name``;
+#: - ``is_asdf(reftype, detector, meta) -> bool``: which of the two it builds.
+MODE_FAMILIES: tuple[str, ...] = ()
+
+
+def _family(reftype: str, detector: Detector, meta: ExposureMeta | None):
+    """The mode family module that makes ``reftype`` for this exposure, or None."""
+    import importlib
+
+    for name in MODE_FAMILIES:
+        module = importlib.import_module(f"{__package__}.{name}")
+        if module.claims(reftype, detector, meta):
+            return module
+    return None
+
+
 def supported(reftype: str, detector: Detector, meta: ExposureMeta | None = None) -> bool:
     """Whether the synthetic set has reference type ``reftype`` for this detector -- and, for
-    the types limited to some EXP_TYPEs (NIRSpec's FLAT: imaging only), for the exposure
-    ``meta`` (without it such a type counts as absent)."""
+    the types limited to some EXP_TYPEs (NIRSpec's FLAT: imaging only; the spectroscopic and
+    coronagraphic families of :data:`MODE_FAMILIES`), for the exposure ``meta`` (without it
+    such a type counts as absent)."""
+    if _family(reftype, detector, meta) is not None:
+        return True
     if reftype in ("distortion", "filteroffset"):
         return synth_wcs.supported(reftype, detector)
     return (reftype in SYNTHETIC_TYPES.get(detector.instrument, frozenset())
@@ -298,7 +324,14 @@ def ensure(reftype: str, detector: Detector, meta: ExposureMeta | None, director
     each writing ~300 MB per detector.  Without a pool, or when linking is impossible, the file
     is generated in ``directory``.
     """
-    name = file_name(detector, reftype, _file_tag(reftype, detector, meta))
+    family = _family(reftype, detector, meta)
+    if family is not None:
+        tag = family.file_tag(reftype, detector, meta)
+        name = file_name(detector, reftype, tag)
+        if family.is_asdf(reftype, detector, meta):
+            name = name.removesuffix(".fits") + ".asdf"
+    else:
+        name = file_name(detector, reftype, _file_tag(reftype, detector, meta))
     path = directory / name
     if path.exists():
         return path
@@ -306,6 +339,13 @@ def ensure(reftype: str, detector: Detector, meta: ExposureMeta | None, director
         pooled = ensure(reftype, detector, meta, pool)
         if _link_into(pooled, path):
             return path
+    if family is not None:
+        made = family.build(reftype, detector, meta, name)
+        if isinstance(made, dict):
+            write_asdf_reffile(made, path)
+        else:
+            atomic_write(made, path)
+        return path
     if reftype in ASDF_BUILDERS:
         write_asdf_reffile(ASDF_BUILDERS[reftype](detector, name, syn.VERSION), path)
         return path

@@ -1,4 +1,4 @@
-"""Command line: ``streamcal calibrate | simulate | demo | run | status | associations``.
+"""Command line: ``streamcal calibrate | step | simulate | demo | run | status | associations``.
 
 Exit codes: 0 success; 2 bad input or bad usage (one line on stderr naming the file and the
 problem); 1 any other failure (also one line).
@@ -48,6 +48,19 @@ def _add_calibrate(sub) -> None:
                    help="use this reference file for a reference type (repeatable)")
     p.add_argument("--refs", help="directory of JWST reference files (default: the synthetic set)")
     p.add_argument("--save-calibrated-ramp", action="store_true", help="also write the _ramp product")
+
+
+def _add_step(sub) -> None:
+    p = sub.add_parser("step", help="run one calibration step on one file (as jwst's strun): "
+                                    "<root>_<step>.fits")
+    p.add_argument("step", metavar="STEP", help="jwst step name (dq_init, jump, flat_field, ...)")
+    p.add_argument("input", metavar="INPUT", help="a raw exposure (ramp steps) or a _rate/_cal file")
+    p.add_argument("--out", required=True, help="directory for the output")
+    p.add_argument("--set", dest="sets", action="append", default=[], type=_key_value,
+                   metavar="PARAM=VALUE", help="set a parameter of the step (repeatable)")
+    p.add_argument("--override", action="append", default=[], type=_key_value, metavar="REFTYPE=PATH",
+                   help="use this reference file for a reference type (repeatable)")
+    p.add_argument("--refs", help="directory of JWST reference files (default: the synthetic set)")
 
 
 def _add_simulate(sub) -> None:
@@ -102,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"streamcal {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_calibrate(sub)
+    _add_step(sub)
     _add_simulate(sub)
     _add_demo(sub)
     _add_run(sub)
@@ -141,6 +155,28 @@ def cmd_calibrate(args) -> int:
             _say(f"error: {path}: {type(exc).__name__}: {exc}")
             status = EXIT_FAILED if status == EXIT_OK else status
     return status
+
+
+def cmd_step(args) -> int:
+    from .pipelines.single_step import run_single_step
+    from .refs import ReferenceSet
+
+    try:
+        refs = ReferenceSet(args.refs, overrides=dict(args.override))
+    except (ValueError, StreamcalError) as exc:
+        _say(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    try:
+        products = run_single_step(args.step, args.input, args.out, refs, dict(args.sets))
+    except ValueError as exc:  # bad input, an unknown step or parameter
+        _say(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        _say(f"error: {args.input}: {type(exc).__name__}: {exc}")
+        return EXIT_FAILED
+    for product in products:
+        print(product)
+    return EXIT_OK
 
 
 def cmd_simulate(args) -> int:
@@ -229,7 +265,7 @@ def cmd_associations(args) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"calibrate": cmd_calibrate, "simulate": cmd_simulate, "demo": cmd_demo,
+    handler = {"calibrate": cmd_calibrate, "step": cmd_step, "simulate": cmd_simulate, "demo": cmd_demo,
                "run": cmd_run, "status": cmd_status,
                "associations": cmd_associations}[args.command]
     try:

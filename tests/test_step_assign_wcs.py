@@ -124,6 +124,6 @@ def test_errors():
 
 def test_contract():
     assert (assign_wcs.NAME, assign_wcs.STATUS_KEYWORD) == ("assign_wcs", "S_WCS")
-    assert assign_wcs.REFTYPES == ("distortion",) and assign_wcs.OPTIONAL_REFTYPES == ("filteroffset",)
+    assert assign_wcs.REFTYPES == ("distortion",) and assign_wcs.OPTIONAL_REFTYPES == ("filteroffset", "specwcs")
     imaging = {"NRC_IMAGE", "MIR_IMAGE", "NIS_IMAGE", "FGS_IMAGE", "NRS_TACQ", "NRC_TSIMAGE"}
     assert imaging <= assign_wcs.IMAGING_EXP_TYPES

@@ -8,8 +8,14 @@ set on ``model.wcs``; a FITS TAN-SIP approximation (jwst ``sip_*`` parameters, m
 ``sip_max_pix_error`` pixels, default 0.01) and S_REGION go into the SCI header so that
 astropy and ds9 can use the product too.  Data, DQ and variances are not touched.
 
-Only imaging EXP_TYPEs (those routed to calwebb_image2) are supported; spectroscopic WCSs
-raise :class:`~streamcal.errors.NotImplementedStepError`.
+MIRI LRS (MIR_LRS-FIXEDSLIT, MIR_LRS-SLITLESS) gets jwst's LRS WCS instead
+(:mod:`streamcal.wcs.lrs`: detector -> alpha_beta -> v2v3 -> v2v3vacorr -> world with a
+wavelength axis) from the DISTORTION and SPECWCS references; no SIP approximation (the WCS is
+not a celestial image one).  S_REGION: the slit corners (SPECWCS V2VERTn/V3VERTn) for the
+slit, the distortion's image of the bounding box corners for slitless.  A fixed-slit exposure
+also gets DITH_RA/DITH_DEC: the sky position of its dither offset XOFFSET/YOFFSET (arcsec,
+ideal frame) from the reference point, where jwst's extract_1d centres a point source.
+Other spectroscopic WCSs raise :class:`~streamcal.errors.NotImplementedStepError`.
 """
 
 from __future__ import annotations
@@ -21,14 +27,16 @@ from .. import router
 from ..errors import BadInputError, NotImplementedStepError, ReferenceFileError
 from ..models import ImageModel
 from ..refs.model import RefData
-from ..wcs import (MissingPointingError, exposure_wcs, filter_offset, pointing_from_header, replace_wcs_cards,
-                   s_region, sip_cards, sip_shortfall)
+from ..wcs import (MissingPointingError, Pointing, exposure_wcs, filter_offset, ideal_to_v2v3,
+                   pointing_from_header, replace_wcs_cards, s_region, sip_cards, sip_shortfall)
+from ..wcs.lrs import LRS_EXP_TYPES, LrsSpecwcs, box_footprint_world, lrs_wcs, slit_vertices_world
 from .base import StepParams, StepReport, skipped
 
 NAME = "assign_wcs"
 STATUS_KEYWORD = "S_WCS"
 REFTYPES: tuple[str, ...] = ("distortion",)
-OPTIONAL_REFTYPES = ("filteroffset",)
+#: specwcs is optional for the runner (imaging has none); :func:`run` requires it for LRS.
+OPTIONAL_REFTYPES = ("filteroffset", "specwcs")
 #: EXP_TYPEs whose WCS is an imaging one (the calwebb_image2 modes).
 IMAGING_EXP_TYPES = frozenset(e for e, row in router.TABLE.items() if row[1] == router.IMAGE2)
 
@@ -106,7 +114,7 @@ def run(model: ImageModel, refs: Mapping[str, RefData], params: Params = Params(
     if params.skip:
         return model, skipped("skipped by parameter")
     meta = model.meta
-    if meta.exp_type not in IMAGING_EXP_TYPES:
+    if meta.exp_type not in IMAGING_EXP_TYPES and meta.exp_type not in LRS_EXP_TYPES:
         raise NotImplementedStepError(f"assign_wcs: the WCS of {meta.exp_type} (a non-imaging mode) is not implemented")
     if refs.get("distortion") is None:
         raise ReferenceFileError(f"assign_wcs: no distortion reference for {meta.detector} {meta.exp_type}")
@@ -114,6 +122,8 @@ def run(model: ImageModel, refs: Mapping[str, RefData], params: Params = Params(
         pointing = pointing_from_header(model.sci_header)
     except MissingPointingError as exc:
         raise BadInputError(meta.filename, "keywords", str(exc.args[0])) from None
+    if meta.exp_type in LRS_EXP_TYPES:
+        return _run_lrs(model, refs, pointing)
     shape = model.data.shape[-2:]
     offset = offset_of(refs.get("filteroffset"), meta.filter, meta.pupil)
     model.wcs = exposure_wcs(pointing, distortion_transform(refs["distortion"]), shape=shape,
@@ -127,3 +137,35 @@ def run(model: ImageModel, refs: Mapping[str, RefData], params: Params = Params(
         note += f" (WARNING: {shortfall}; the gwcs in the ASDF extension is exact)" if shortfall else ""
     model.sci_header["S_REGION"] = s_region(model.wcs, shape)
     return model, StepReport(note=note)
+
+
+def _run_lrs(model: ImageModel, refs: Mapping[str, RefData], pointing: Pointing) -> tuple[ImageModel, StepReport]:
+    """The MIRI LRS branch of :func:`run` (module description)."""
+    meta = model.meta
+    if refs.get("specwcs") is None:
+        raise ReferenceFileError(f"assign_wcs: no specwcs reference for {meta.detector} {meta.exp_type}")
+    spec = LrsSpecwcs.from_refdata(refs["specwcs"])
+    velosys = model.sci_header.get("VELOSYS", model.header.get("VELOSYS"))
+    model.wcs = lrs_wcs(pointing, distortion_transform(refs["distortion"]), spec, meta.exp_type,
+                        (meta.substrt1, meta.substrt2), (meta.subsize1, meta.subsize2),
+                        velosys=None if velosys is None else float(velosys))
+    corners = slit_vertices_world(model.wcs, spec) if LRS_EXP_TYPES[meta.exp_type] else None
+    if corners is None:
+        corners = box_footprint_world(model.wcs, distortion_transform(refs["distortion"]),
+                                      (meta.substrt1, meta.substrt2))
+    model.sci_header["S_REGION"] = "POLYGON ICRS " + " ".join(f"{r:.9f} {d:.9f}" for r, d in corners)
+    note = f"MIRI LRS WCS from {refs['specwcs'].name}"
+    if LRS_EXP_TYPES[meta.exp_type]:
+        ra, dec = _dithered_position(model, pointing)
+        model.header["DITH_RA"], model.header["DITH_DEC"] = ra, dec
+        note += f"; dithered position ({ra:.7f}, {dec:.7f})"
+    return model, StepReport(note=note)
+
+
+def _dithered_position(model: ImageModel, pointing: Pointing) -> tuple[float, float]:
+    """DITH_RA, DITH_DEC (deg): XOFFSET/YOFFSET (arcsec, ideal frame) -> V2/V3 -> sky."""
+    xoff = float(model.header.get("XOFFSET", 0.0) or 0.0)
+    yoff = float(model.header.get("YOFFSET", 0.0) or 0.0)
+    v2, v3 = ideal_to_v2v3(pointing.v2_ref, pointing.v3_ref, pointing.v3yangle, pointing.vparity)(xoff, yoff)
+    ra, dec, _ = model.wcs.transform("v2v3", "world", v2, v3, 0.0)
+    return float(ra), float(dec)

@@ -1,0 +1,182 @@
+"""The MIRI LRS WCS (streamcal.wcs.lrs) against jwst 3.0's AssignWcsStep on the same DISTORTION
+and SPECWCS files (the synthetic set), fixed slit and slitless; the synthetic LRS references
+open in jwst as their model classes; streamcal's assign_wcs step builds the LRS WCS."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from jwstkit import offline_crds
+from streamcal.models import ExposureMeta, ImageModel
+from streamcal.refs import ReferenceSet
+from streamcal.refs import synth_lrs
+from streamcal.steps import assign_wcs
+from streamcal.wcs import Pointing
+from streamcal.wcs.lrs import LrsSpecwcs, lrs_wcs, reference_point, wavelength_map
+
+POINTING = Pointing(80.4876, -69.4983, -378.9, -344.2, 47.3, 4.45, -1, 1.00003)
+#: (EXP_TYPE, SUBARRAY, SUBSTRT, SUBSIZE (x, y))
+MODES = {"MIR_LRS-FIXEDSLIT": ("FULL", (1, 1), (1032, 1024)),
+         "MIR_LRS-SLITLESS": ("SLITLESSPRISM", (1, 529), (72, 416))}
+#: LRS wavelengths are tabulated to float64 precision and both sides evaluate the same splines:
+#: agreement to 1e-6 um (1e-7 of the band) is rounding, not modelling.
+WAVE_TOL_UM = 1e-6
+#: 1e-7 deg = 0.36 mas, a thousandth of a pixel: both sides rotate V2/V3 with the same Euler
+#: sequence; differences are rounding.
+SKY_TOL_DEG = 1e-7
+
+
+def meta_of(exp_type: str) -> ExposureMeta:
+    sub, start, size = MODES[exp_type]
+    return ExposureMeta(filename="jw01234001001_01101_00001_mirimage_rate.fits", instrument="MIRI",
+                        detector="MIRIMAGE", exp_type=exp_type, nints=1, ngroups=5, nframes=1, groupgap=0,
+                        tframe=2.775, tgroup=2.775, subarray=sub, substrt1=start[0], substrt2=start[1],
+                        subsize1=size[0], subsize2=size[1], filter="P750L")
+
+
+@pytest.fixture(scope="module")
+def refs(tmp_path_factory) -> ReferenceSet:
+    return ReferenceSet(cache_dir=tmp_path_factory.mktemp("lrsrefs"))
+
+
+def streamcal_wcs(refs: ReferenceSet, exp_type: str):
+    meta = meta_of(exp_type)
+    spec = LrsSpecwcs.from_refdata(refs.get("specwcs", meta))
+    _, start, size = MODES[exp_type]
+    return lrs_wcs(POINTING, refs.get("distortion", meta).tree["model"], spec, exp_type, start, size), spec
+
+
+def write_rate(path, exp_type: str) -> None:
+    """A small jwst ImageModel with the metadata assign_wcs reads (pointing, subarray, dither)."""
+    from stdatamodels.jwst import datamodels
+
+    sub, start, size = MODES[exp_type]
+    model = datamodels.ImageModel(np.zeros((size[1], size[0]), np.float32))
+    m = model.meta
+    m.instrument.name, m.instrument.detector, m.instrument.filter = "MIRI", "MIRIMAGE", "P750L"
+    m.exposure.type, m.observation.date, m.observation.time = exp_type, "2025-01-01", "00:00:00"
+    m.subarray.name, m.subarray.xstart, m.subarray.ystart = sub, start[0], start[1]
+    m.subarray.xsize, m.subarray.ysize = size
+    m.subarray.fastaxis, m.subarray.slowaxis = 1, 2
+    w = m.wcsinfo
+    w.ra_ref, w.dec_ref, w.v2_ref, w.v3_ref, w.roll_ref = (POINTING.ra_ref, POINTING.dec_ref, POINTING.v2_ref,
+                                                           POINTING.v3_ref, POINTING.roll_ref)
+    w.v3yangle, w.vparity = POINTING.v3yangle, POINTING.vparity
+    m.velocity_aberration.scale_factor = POINTING.va_scale
+    m.dither.x_offset, m.dither.y_offset = 1.0, 0.0
+    m.target.ra, m.target.dec = POINTING.ra_ref, POINTING.dec_ref
+    model.save(path)
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def both(request, refs, tmp_path_factory):
+    """(exp_type, jwst's model after AssignWcsStep, streamcal's WCS, specwcs)."""
+    from jwst.assign_wcs import AssignWcsStep
+
+    exp_type = request.param
+    base = tmp_path_factory.mktemp("lrswcs")
+    rate = base / "jw01234001001_01101_00001_mirimage_rate.fits"
+    write_rate(rate, exp_type)
+    meta = meta_of(exp_type)
+    with offline_crds(base / "crds"):
+        unused = ("regions", "wavelengthrange", "camera", "chromcorr", "collimator", "disperser", "fore", "fpa", "msa", "ote",
+                  "ifupost", "ifufore", "ifuslicer", "filteroffset")
+        result = AssignWcsStep.call(str(rate), override_distortion=str(refs.select("distortion", meta)),
+                                    override_specwcs=str(refs.select("specwcs", meta)),
+                                    **{f"override_{n}": "N/A" for n in unused})
+    ours, spec = streamcal_wcs(refs, exp_type)
+    return exp_type, result, ours, spec
+
+
+def test_bounding_boxes_equal(both):
+    exp_type, theirs, ours, _ = both
+    assert np.array_equal(np.array(ours.bounding_box.bounding_box(order="F")),
+                          np.array(theirs.meta.wcs.bounding_box.bounding_box(order="F")))
+
+
+def test_detector_to_world_matches_jwst(both):
+    """A grid over the bounding box: (ra, dec, lambda) agree; NaN in the same places."""
+    exp_type, theirs, ours, _ = both
+    (x0, x1), (y0, y1) = ours.bounding_box.bounding_box(order="F")
+    x, y = np.meshgrid(np.linspace(x0 + 0.5, x1 - 0.5, 17), np.linspace(y0 + 0.5, y1 - 0.5, 41))
+    ra1, dec1, lam1 = ours(x, y)
+    ra2, dec2, lam2 = theirs.meta.wcs(x, y)
+    assert np.array_equal(np.isnan(lam1), np.isnan(lam2))
+    ok = np.isfinite(lam1)
+    assert ok.mean() > 0.9
+    assert np.nanmax(np.abs(lam1 - lam2)) < WAVE_TOL_UM
+    assert np.nanmax(np.abs(ra1 - ra2) * np.cos(np.deg2rad(dec1))) < SKY_TOL_DEG
+    assert np.nanmax(np.abs(dec1 - dec2)) < SKY_TOL_DEG
+    # and the inverse: world -> detector returns the pixels (to 1e-3 px: the Tabular1D
+    # inverse of lambda(y) interpolates linearly both ways, exact on its own nodes only)
+    xb, yb = ours.invert(ra1[ok], dec1[ok], lam1[ok])
+    assert np.max(np.hypot(xb - x[ok], yb - y[ok])) < 0.05
+
+
+def test_wavelength_map_and_pathloss_reference_point(both):
+    """The wavelength helper equals jwst's ``model.wavelength``; the reference point is
+    recoverable from the model parameters as jwst's pathloss does (offset_1, offset_2)."""
+    exp_type, theirs, ours, spec = both
+    lam = wavelength_map(ours, theirs.data.shape)
+    assert np.array_equal(np.isnan(lam), np.isnan(theirs.wavelength))
+    assert np.nanmax(np.abs(lam - theirs.wavelength)) < WAVE_TOL_UM
+    det_to_sky = ours.get_transform("detector", "world")
+    zero = reference_point(spec, exp_type, MODES[exp_type][1])
+    assert (-det_to_sky.offset_1, -det_to_sky.offset_2) == pytest.approx(zero, abs=1e-12)
+
+
+def test_references_open_as_their_jwst_classes(refs):
+    """jwst 3.0 opens each synthetic LRS file as the class of its DATAMODL, with its table."""
+    from stdatamodels.jwst import datamodels
+
+    attribute = {"specwcs": "wavetable", "photom": "phot_table", "pathloss": "pathloss_table",
+                 "apcorr": "apcorr_table", "flat": "data"}
+    for exp_type in MODES:
+        meta = meta_of(exp_type)
+        for reftype, attr in attribute.items():
+            path = refs.select(reftype, meta)
+            cls = getattr(datamodels, fits.getval(path, "DATAMODL"))
+            with cls(str(path)) as model:
+                assert np.size(getattr(model, attr)) > 0, (exp_type, reftype)
+                assert model.meta.exposure.type == exp_type
+        with datamodels.MiriLRSSpecwcsModel(str(refs.select("specwcs", meta))) as model:
+            assert model.meta.x_ref == synth_lrs.IMX and model.meta.y_ref_slitless == synth_lrs.IMYSLTL
+    imaging = meta_of("MIR_LRS-FIXEDSLIT")
+    imaging = ExposureMeta(**{**imaging.__dict__, "exp_type": "MIR_IMAGE", "filter": "F770W"})
+    assert refs.get("specwcs", imaging) is None
+
+
+def test_photom_budget_is_the_documented_formula(refs):
+    """PHOTMJSR * RELRESPONSE at the table nodes is h gain / (1e-20 Omega A T R_pix)."""
+    from streamcal.detectors import DETECTORS
+
+    det = DETECTORS["MIRIMAGE"]
+    ref = refs.get("photom", meta_of("MIR_LRS-FIXEDSLIT"))
+    row = ref.tables["PHOTOM"][0]
+    lam = np.asarray(row["wavelength"], np.float64)
+    conv = row["photmjsr"] * np.asarray(row["relresponse"], np.float64)
+    assert conv == pytest.approx(synth_lrs.conversion_mjsr(det, lam), rel=1e-6)   # float32 storage
+
+
+def test_assign_wcs_step_builds_the_lrs_wcs(refs):
+    """streamcal's step on an LRS image: model.wcs is lrs_wcs of the same references; an
+    imaging exposure still needs no specwcs; an LRS one without specwcs is an error."""
+    from streamcal.errors import ReferenceFileError
+
+    for exp_type, (sub, start, size) in MODES.items():
+        meta = meta_of(exp_type)
+        hdr = fits.Header({"EXP_TYPE": exp_type})
+        sci = fits.Header(POINTING.to_cards())
+        data = np.zeros((size[1], size[0]), np.float32)
+        model = ImageModel(meta, hdr, data, data.copy(), np.zeros(data.shape, np.uint32), sci_header=sci)
+        found = {t: refs.get(t, meta) for t in ("distortion", "specwcs")}
+        out, report = assign_wcs.run(model, found)
+        ours, _ = streamcal_wcs(refs, exp_type)
+        x, y = np.meshgrid(np.arange(10, size[0] - 10, 7.0), np.arange(60, 380, 13.0))
+        np.testing.assert_array_equal(np.array(out.wcs(x, y)), np.array(ours(x, y)))
+        assert out.sci_header["S_REGION"].startswith("POLYGON ICRS")
+        with pytest.raises(ReferenceFileError):
+            assign_wcs.run(model, {"distortion": found["distortion"]})
+    assert "specwcs" in assign_wcs.OPTIONAL_REFTYPES and "specwcs" not in assign_wcs.REFTYPES

@@ -4,7 +4,7 @@ WFSS / TSGRISM (long-wave GRISMR, GRISMC) and NIRISS WFSS (GR150R, GR150C).
 SPECWCS (jwst ``NIRCAMGrismModel`` / ``NIRISSGrismModel``): per spectral order, trace
 functions of t in [0, 1] (see :mod:`streamcal.wcs.grism`):
 
-- NIRCam, order +1, ~1 nm/pixel: ``displ`` (wavelength, um) a quadratic in t whose coefficients
+- NIRCam, order +1, ~1 nm/pixel (WFSS; the NRC_TSGRISM files are polynomials in t only): ``displ`` (wavelength, um) a quadratic in t whose coefficients
   depend weakly on the source position (a list of ``Polynomial2D``); the along-dispersion
   offset likewise field dependent with a small quadratic term, so jwst inverts it by
   sampling t (no ``invdispx``/``invdispy``, no ``invdispl``, as current CRDS files); the
@@ -87,7 +87,8 @@ def file_tag(reftype: str, detector: Detector, meta: ExposureMeta) -> str:
     grism, band = _grism_and_band(detector, meta)
     if reftype == "wavelengthrange":
         return "tsgrism" if meta.exp_type == "NRC_TSGRISM" else "wfss"
-    return f"{grism}_{band}".lower()
+    tso = "_tso" if meta.exp_type == "NRC_TSGRISM" else ""
+    return f"{grism}_{band}{tso}".lower()
 
 
 def build(reftype: str, detector: Detector, meta: ExposureMeta, name: str) -> dict:
@@ -97,7 +98,7 @@ def build(reftype: str, detector: Detector, meta: ExposureMeta, name: str) -> di
         return wavelengthrange_tree(detector, meta.exp_type, name)
     grism, band = _grism_and_band(detector, meta)
     if detector.instrument == "NIRCAM":
-        return nircam_specwcs_tree(detector, grism, band, name)
+        return nircam_specwcs_tree(detector, grism, band, name, field_dependent=meta.exp_type != "NRC_TSGRISM")
     return niriss_specwcs_tree(detector, grism, band, name)
 
 
@@ -115,27 +116,39 @@ def _field(c: float, cx: float = 0.0, cy: float = 0.0, centre: float = 1023.5) -
     return Polynomial2D(1, c0_0=c - cx * centre - cy * centre, c1_0=cx, c0_1=cy)
 
 
-def nircam_specwcs_tree(detector: Detector, grism: str, band: str, name: str) -> dict:
-    """SPECWCS of a NIRCam long-wave detector for ``grism`` (GRISMR/GRISMC) and filter ``band``."""
+def nircam_specwcs_tree(detector: Detector, grism: str, band: str, name: str, *,
+                        field_dependent: bool = True) -> dict:
+    """SPECWCS of a NIRCam long-wave detector for ``grism`` (GRISMR/GRISMC) and filter ``band``.
+
+    ``field_dependent=False`` gives the time-series form: polynomials in t only, the
+    along-dispersion one linear (jwst 3.0's NRC_TSGRISM WCS evaluates the trace at arrays of
+    source positions, which its field-dependent t-sampling cannot broadcast; the in-flight
+    TSGRISM/DHS files are of this form too).
+    """
     lo, hi = NIRCAM_BANDS[band]
     l0, span = lo - _MARGIN, (hi - lo) + 2 * _MARGIN
-    # wavelength: l0 + span t + small curvature, all slightly field dependent
-    displ = [_field(l0, 2e-6, -1e-6), _field(span * 1.02, 1e-6, 1e-6), _field(-0.02 * span)]
-    # along-dispersion offset whose derivative matches the wavelength slope at ~1 nm/pixel
     start = (l0 - NIRCAM_UNDEVIATED) / NIRCAM_DISPERSION
-    along = [_field(start, 3e-3, -2e-3), _field(span * 1.02 / NIRCAM_DISPERSION, 4e-3, 2e-3),
-             _field(-0.02 * span / NIRCAM_DISPERSION, 1e-4)]
-    across = [_field(0.5, 4e-4, -1e-3), _field(2.0, 1e-4, 2e-4), _field(-1.5, -1e-4)]
+    if field_dependent:
+        # wavelength: l0 + span t + small curvature, all slightly field dependent
+        displ = [_field(l0, 2e-6, -1e-6), _field(span * 1.02, 1e-6, 1e-6), _field(-0.02 * span)]
+        # along-dispersion offset whose derivative matches the wavelength slope at ~1 nm/pixel
+        along = [_field(start, 3e-3, -2e-3), _field(span * 1.02 / NIRCAM_DISPERSION, 4e-3, 2e-3),
+                 _field(-0.02 * span / NIRCAM_DISPERSION, 1e-4)]
+        across = [_field(0.5, 4e-4, -1e-3), _field(2.0, 1e-4, 2e-4), _field(-1.5, -1e-4)]
+    else:
+        displ = Polynomial1D(2, c0=l0, c1=span * 1.02, c2=-0.02 * span)
+        along = Polynomial1D(1, c0=start, c1=span / NIRCAM_DISPERSION)
+        across = Polynomial1D(2, c0=0.5, c1=2.0, c2=-1.5)
     dispx, dispy = (along, across) if grism == "GRISMR" else (across, along)
-    meta = _meta(detector, "specwcs", "NIRCAMGrismModel", name, "NRC_WFSS",
+    exp_type = "NRC_WFSS" if field_dependent else "NRC_TSGRISM"
+    meta = _meta(detector, "specwcs", "NIRCAMGrismModel", name, exp_type,
                  f"Synthetic NIRCam {grism} {band} grism dispersion, order +1",
                  filter=band, pupil=grism, module=detector.name[3] if detector.name.startswith("NRC") else "A")
-    meta["exposure"]["p_exptype"] = "NRC_WFSS|NRC_TSGRISM|"
     meta.update({"input_units": u.micron, "output_units": u.micron})
     return {"meta": meta, "orders": [1], "displ": [displ], "dispx": [dispx], "dispy": [dispy]}
 
 
-def _niriss_order(order: int, lo: float, hi: float) -> tuple[list, list, list]:
+def _niriss_order(order: int, lo: float, hi: float) -> tuple[Polynomial1D, Polynomial1D, list, list]:
     """(displ, invdispl, along-dispersion offset, cross-dispersion offset) of one NIRISS order."""
     l0, span = lo - _MARGIN, (hi - lo) + 2 * _MARGIN
     if order == 0:

@@ -61,7 +61,7 @@ _DATAMODEL = {"mask": "MaskModel", "saturation": "SaturationModel", "superbias":
 #: - ``build(reftype, detector, meta, name)``: a :class:`~astropy.io.fits.HDUList` (written as
 #:   FITS) or a dict (an ASDF tree, written as ``.asdf``) whose FILENAME/filename is ``name``;
 #: - ``is_asdf(reftype, detector, meta) -> bool``: which of the two it builds.
-MODE_FAMILIES: tuple[str, ...] = ("synth_lrs",)
+MODE_FAMILIES: tuple[str, ...] = ("synth_lrs", "synth_grism")
 
 
 def _family(reftype: str, detector: Detector, meta: ExposureMeta | None):

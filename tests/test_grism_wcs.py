@@ -186,3 +186,34 @@ def test_real_nircam_dhs_specwcs_matches_jwst_transforms():
             _, _, jl, _ = det2det(x, np.full_like(x, y0), x0, y0, 1)
             sl = grism.wavelength_at(spec, x, np.full_like(x, y0), x0, y0, 1, dispaxis=1)
             np.testing.assert_allclose(np.ravel(jl), sl, rtol=0, atol=WAVE_TOL)
+
+
+@pytest.mark.parametrize("pupil", ["GRISMR", "GRISMC"])
+def test_field_dependent_along_trace_matches_jwst_transforms(tmp_path, pupil):
+    """NIRCam's forward t-interpolation (along-dispersion offset sampled on 40 values of t for
+    the source position) against jwst's transform pair built by ``nircam._build_grism_det2det``
+    from the same file (jwst evaluates this form only for scalar source positions)."""
+    pytest.importorskip("jwst")
+    from jwst.assign_wcs import nircam
+    from stdatamodels.jwst.datamodels import NIRCAMGrismModel
+    from streamcal.detectors import get_detector
+    from streamcal.refs import synth_grism
+    from streamcal.refs.asdf_io import write_asdf_reffile
+
+    path = tmp_path / "specwcs.asdf"
+    write_asdf_reffile(synth_grism.nircam_specwcs_tree(get_detector("NRCALONG"), pupil, "F322W2", path.name,
+                                                       along_field_dependent=True), path)
+    spec = grism.specwcs_from_tree(read_asdf_reffile(path).tree)
+    with NIRCAMGrismModel(str(path)) as f:
+        det2det = nircam._build_grism_det2det(f.orders.instance, f.displ.instance, f.dispx.instance,
+                                              f.dispy.instance, pupil=pupil)
+    dispaxis = grism.dispaxis_of("NIRCAM", pupil)
+    for x0, y0 in source_grid(3):
+        wl = np.linspace(2.45, 4.0, 13)
+        jx, jy, *_ = det2det.inverse(x0, y0, wl, 1)
+        sx, sy = grism.trace(spec, x0, y0, wl, 1)
+        np.testing.assert_allclose(np.ravel(jx), sx, rtol=0, atol=PIX_TOL)
+        np.testing.assert_allclose(np.ravel(jy), sy, rtol=0, atol=PIX_TOL)
+        _, _, jl, _ = det2det(sx, sy, x0, y0, 1)
+        sl = grism.wavelength_at(spec, sx, sy, x0, y0, 1, dispaxis=dispaxis)
+        np.testing.assert_allclose(np.ravel(jl), sl, rtol=0, atol=WAVE_TOL)

@@ -4,11 +4,11 @@ WFSS / TSGRISM (long-wave GRISMR, GRISMC) and NIRISS WFSS (GR150R, GR150C).
 SPECWCS (jwst ``NIRCAMGrismModel`` / ``NIRISSGrismModel``): per spectral order, trace
 functions of t in [0, 1] (see :mod:`streamcal.wcs.grism`):
 
-- NIRCam, order +1, ~1 nm/pixel (WFSS; the NRC_TSGRISM files are polynomials in t only): ``displ`` (wavelength, um) a quadratic in t whose coefficients
-  depend weakly on the source position (a list of ``Polynomial2D``); the along-dispersion
-  offset likewise field dependent with a small quadratic term, so jwst inverts it by
-  sampling t (no ``invdispx``/``invdispy``, no ``invdispl``, as current CRDS files); the
-  cross-dispersion offset bends by ~2 pixels over the trace and drifts with position.
+- NIRCam, order +1, ~1 nm/pixel: ``displ`` (wavelength, um) a quadratic in t whose
+  coefficients depend weakly on the source position (a list of ``Polynomial2D``), so jwst
+  inverts it by sampling t (no ``invdispl``); the along-dispersion offset linear in t (no
+  ``invdispx``/``invdispy``); the cross-dispersion offset bends by ~2 pixels over the trace
+  and drifts with position.  NRC_TSGRISM files are polynomials in t only.
   The source's own position falls at 3.95 um (GRISMR disperses towards +x, GRISMC towards
   +y), so F444W traces run from about -70 to +1030 pixels.
 - NIRISS, orders +1, 0, -1, +2, +3 (CRDS's set), 0.47 nm/pixel in first order: ``displ`` and
@@ -116,29 +116,34 @@ def _field(c: float, cx: float = 0.0, cy: float = 0.0, centre: float = 1023.5) -
     return Polynomial2D(1, c0_0=c - cx * centre - cy * centre, c1_0=cx, c0_1=cy)
 
 
-def nircam_specwcs_tree(detector: Detector, grism: str, band: str, name: str, *,
-                        field_dependent: bool = True) -> dict:
+def nircam_specwcs_tree(detector: Detector, grism: str, band: str, name: str, *, field_dependent: bool = True,
+                        along_field_dependent: bool = False) -> dict:
     """SPECWCS of a NIRCam long-wave detector for ``grism`` (GRISMR/GRISMC) and filter ``band``.
 
-    ``field_dependent=False`` gives the time-series form: polynomials in t only, the
-    along-dispersion one linear (jwst 3.0's NRC_TSGRISM WCS evaluates the trace at arrays of
-    source positions, which its field-dependent t-sampling cannot broadcast; the in-flight
-    TSGRISM/DHS files are of this form too).
+    WFSS form (``field_dependent=True``), as CRDS's: ``displ`` and the cross-dispersion
+    offset field dependent, the along-dispersion offset linear in t only.  jwst 3.0 can only
+    evaluate a field-dependent along-dispersion offset for scalar source positions (its
+    extract_2d wavelength grids and TSGRISM WCS pass arrays), so that form is made only on
+    request (``along_field_dependent``, for the trace-model tests).  ``field_dependent=False``
+    gives the time-series form: polynomials in t only (as the in-flight TSGRISM/DHS files).
     """
     lo, hi = NIRCAM_BANDS[band]
     l0, span = lo - _MARGIN, (hi - lo) + 2 * _MARGIN
     start = (l0 - NIRCAM_UNDEVIATED) / NIRCAM_DISPERSION
+    # ~1 nm/pixel at mid-band: the along-dispersion length matches the wavelength span
+    along = Polynomial1D(1, c0=start, c1=span / NIRCAM_DISPERSION)
     if field_dependent:
+        # one-element list: jwst's ASDF converter wants dispx/dispy/displ all lists or all models
+        along = [along]
         # wavelength: l0 + span t + small curvature, all slightly field dependent
         displ = [_field(l0, 2e-6, -1e-6), _field(span * 1.02, 1e-6, 1e-6), _field(-0.02 * span)]
-        # along-dispersion offset whose derivative matches the wavelength slope at ~1 nm/pixel
-        along = [_field(start, 3e-3, -2e-3), _field(span * 1.02 / NIRCAM_DISPERSION, 4e-3, 2e-3),
-                 _field(-0.02 * span / NIRCAM_DISPERSION, 1e-4)]
         across = [_field(0.5, 4e-4, -1e-3), _field(2.0, 1e-4, 2e-4), _field(-1.5, -1e-4)]
     else:
         displ = Polynomial1D(2, c0=l0, c1=span * 1.02, c2=-0.02 * span)
-        along = Polynomial1D(1, c0=start, c1=span / NIRCAM_DISPERSION)
         across = Polynomial1D(2, c0=0.5, c1=2.0, c2=-1.5)
+    if along_field_dependent:
+        along = [_field(start, 3e-3, -2e-3), _field(span * 1.02 / NIRCAM_DISPERSION, 4e-3, 2e-3),
+                 _field(-0.02 * span / NIRCAM_DISPERSION, 1e-4)]
     dispx, dispy = (along, across) if grism == "GRISMR" else (across, along)
     exp_type = "NRC_WFSS" if field_dependent else "NRC_TSGRISM"
     meta = _meta(detector, "specwcs", "NIRCAMGrismModel", name, exp_type,

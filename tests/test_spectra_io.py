@@ -125,12 +125,16 @@ def test_c1d_round_trip_and_stdatamodels(tmp_path):
     c1d = sp.CombinedSpectrum(wavelength=np.linspace(5, 6, n), flux=np.ones(n), error=np.ones(n) * 0.1,
                               surf_bright=np.ones(n), sb_error=np.ones(n), dq=np.zeros(n, np.uint32),
                               weight=np.full(n, 2.0), n_input=np.full(n, 2.0), source_id=1, spectral_order=1)
-    path = sp.write_c1d(tmp_path / "a_c1d.fits", primary(), c1d)
-    back = sp.read_c1d(path).spectra[0]
-    np.testing.assert_array_equal(back.weight, c1d.weight)
-    assert back.source_id == 1
-    model = open_clean(path, dm.CombinedSpecModel)
-    np.testing.assert_array_equal(model.spec_table["WAVELENGTH"], c1d.wavelength)
+    other = sp.CombinedSpectrum(**{**{k: getattr(c1d, k) for k in ("wavelength", "flux", "error", "surf_bright",
+                                                                   "sb_error", "dq", "weight", "n_input")}},
+                                source_id=1, spectral_order=2)
+    path = sp.write_c1d(tmp_path / "a_c1d.fits", primary(), [c1d, other])
+    back = sp.read_c1d(path).spectra
+    np.testing.assert_array_equal(back[0].weight, c1d.weight)
+    assert back[0].source_id == 1 and back[1].spectral_order == 2
+    model = open_clean(path, dm.MultiCombinedSpecModel)
+    np.testing.assert_array_equal(model.spec[0].spec_table["WAVELENGTH"], c1d.wavelength)
+    assert [s.spectral_order for s in model.spec] == [1, 2]
 
 
 def simple_wcs():

@@ -7,7 +7,7 @@ writer                    stdatamodels class     HDUs (after PRIMARY)
 :func:`write_x1dints`     TSOMultiSpecModel      [INT_TIMES] + EXTRACT1D per slit/order (one row per
                                                  integration, vector columns)
 :func:`write_wfss_x1d`    WFSSMultiSpecModel     EXTRACT1D per exposure and order (one row per source)
-:func:`write_c1d`         CombinedSpecModel      COMBINE1D
+:func:`write_c1d`         MultiCombinedSpecModel COMBINE1D per spectral order
 :func:`write_slit`        SlitModel              SCI ERR DQ VAR_* WAVELENGTH [PATHLOSS_*]
 :func:`write_multislit`   MultiSlitModel         SCI ERR DQ VAR_* WAVELENGTH ... per slit (EXTVER 1..n)
 ========================  =====================  ==================================================
@@ -296,34 +296,45 @@ def read_wfss_x1d(path: str | Path) -> SpectraProduct:
 
 # ------------------------------------------------------------------------------------ c1d
 
-def write_c1d(path: str | Path, header: fits.Header, spectrum: CombinedSpectrum,
-              provenance: Provenance | None = None) -> Path:
-    """Write a ``_c1d`` (CombinedSpecModel): one COMBINE1D table."""
+def _c1d_hdu(spectrum: CombinedSpectrum, index: int) -> fits.BinTableHDU:
     units = spectral_units(spectrum.calibrated)
     rec = np.rec.fromarrays([spectrum.column(c).astype(t) for c, t in COMBINED_COLUMNS],
                             dtype=[(c, t) for c, t in COMBINED_COLUMNS])
-    hdu = fits.BinTableHDU(rec, name="COMBINE1D")
+    hdu = fits.BinTableHDU(rec, name="COMBINE1D", ver=index)
     for i, (name, _) in enumerate(COMBINED_COLUMNS, start=1):
         if name in units:
             hdu.header[f"TUNIT{i}"] = units[name]
     for name, keyword in (("source_id", "SOURCEID"), ("source_type", "SRCTYPE"), ("spectral_order", "SPORDER"),
                           ("dispersion_direction", "DISPAXIS")):
         _set(hdu.header, keyword, getattr(spectrum, name))
-    hdus = [_primary(header, "CombinedSpecModel", provenance), hdu]
+    return hdu
+
+
+def write_c1d(path: str | Path, header: fits.Header, spectra: Sequence[CombinedSpectrum],
+              provenance: Provenance | None = None) -> Path:
+    """Write a ``_c1d`` as jwst 3.0's combine_1d does (MultiCombinedSpecModel): one COMBINE1D
+    table per spectral order."""
+    if not spectra:
+        raise ValueError("write_c1d: no spectra")
+    hdus = [_primary(header, "MultiCombinedSpecModel", provenance)]
+    hdus += [_c1d_hdu(s, i) for i, s in enumerate(spectra, start=1)]
     return atomic_write(_finish(hdus, provenance), path)
 
 
 def read_c1d(path: str | Path) -> SpectraProduct:
-    """Read a ``_c1d`` back: one :class:`CombinedSpectrum`."""
+    """Read a ``_c1d`` back: a :class:`CombinedSpectrum` per COMBINE1D table."""
+    out = []
     with open_fits(path) as hdul:
-        hdu = hdul["COMBINE1D"]
-        t = _read_table(hdu)
-        h = hdu.header
-        spec = CombinedSpectrum(**{c.lower(): t[c].astype(d) for c, d in COMBINED_COLUMNS},
-                                source_id=h.get("SOURCEID"), source_type=h.get("SRCTYPE"),
-                                spectral_order=h.get("SPORDER"), dispersion_direction=h.get("DISPAXIS"),
-                                calibrated=_calibrated(hdu))
-        return SpectraProduct(hdul[0].header.copy(), (spec,))
+        for hdu in hdul:
+            if hdu.name != "COMBINE1D":
+                continue
+            t = _read_table(hdu)
+            h = hdu.header
+            out.append(CombinedSpectrum(**{c.lower(): t[c].astype(d) for c, d in COMBINED_COLUMNS},
+                                        source_id=h.get("SOURCEID"), source_type=h.get("SRCTYPE"),
+                                        spectral_order=h.get("SPORDER"), dispersion_direction=h.get("DISPAXIS"),
+                                        calibrated=_calibrated(hdu)))
+        return SpectraProduct(hdul[0].header.copy(), tuple(out))
 
 
 # --------------------------------------------------------------------- slits (2-D spectra)

@@ -30,6 +30,10 @@ perfect calibration returns the truth:
   sigma))] / 2`` at cross-slit offset ``d``; uniform along the slit.  PATHLOSS holds the
   correction ``1 / S`` on a grid of (along-slit, cross-slit) pixel offsets from the reference
   point per wavelength (jwst multiplies by it), wavelengths in decreasing order as in CRDS.
+- **flat**: in DN, as flats measured on the sky: the imaging P750L pixel response times the
+  pixel gain relative to the nominal gain (``nominal / GAIN``), which PHOTOM assumes; the
+  simulator collects ``scene x FLAT x gain / nominal`` electrons, so ``DN/s / FLAT`` is the scene
+  at the nominal gain exactly.
 - **apcorr**: ``1 / erf(W / (2 sqrt2 sigma))`` for a box W pixels wide centred on the trace.
 """
 
@@ -262,6 +266,7 @@ def _apcorr(det: Detector, exp_type: str):
 def _flat(det: Detector, exp_type: str):
     bits = {"DO_NOT_USE": 1, "NO_FLAT_FIELD": 2}
     sci, err, bad = synth_stage2.filter_flat(det, FILTER, "N/A")
+    sci = sci * (np.float32(syn.nominal(det).gain) / syn.gain(det))  # a flat in DN (module description)
     dq = np.zeros(det.shape, np.uint8)
     dq[bad] = bits["DO_NOT_USE"] | bits["NO_FLAT_FIELD"]
     return "Synthetic LRS P750L flat field", {"SCI": sci, "ERR": err, "DQ": dq}, {"DQ_DEF": dq_def_hdu(bits)}, {}

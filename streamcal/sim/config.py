@@ -11,6 +11,7 @@ from .. import router
 from ..detectors import (Detector, ReadPattern, Subarray, frame_time, get_detector, get_read_pattern,
                          get_subarray, group_time)
 from . import headers
+from .spectra import SourceSpectrum
 
 _PREFIX = {"NRC": "NIRCAM", "NIS": "NIRISS", "NRS": "NIRSPEC", "MIR": "MIRI", "FGS": "FGS"}
 GUIDE_MODES = {"FGS_ACQ1": ("ACQ1", "128X128"), "FGS_ACQ2": ("ACQ2", "32X32"), "FGS_TRACK": ("TRACK", "32X32"),
@@ -63,7 +64,8 @@ class ExposureConfig:
     cosmic_ray_rate : float
         Hits per pixel per second (JWST: ~5e-5).
     sky_e : float, optional
-        Background, e-/s/pixel (default per instrument and wavelength).
+        Background, e-/s/pixel (default per instrument and wavelength); MIRI LRS: the sky's
+        surface brightness at 10 um, MJy/sr (:mod:`streamcal.sim.spectra`).
     stars_per_arcmin2, galaxies_per_arcmin2 : float
     target_flux_e : float, optional
         Total rate of the target star, e-/s (default per mode; 0 for none).
@@ -92,6 +94,8 @@ class ExposureConfig:
     transit_ingress : float, optional
         First to second contact (= egress), s, <= transit_duration / 2 (default: a tenth of
         the duration; 0: box-shaped).
+    spectrum : SourceSpectrum, optional
+        MIRI LRS: the target's spectrum (default :class:`streamcal.sim.spectra.SourceSpectrum`).
     """
 
     detector: str = "NRCA1"
@@ -137,6 +141,7 @@ class ExposureConfig:
     transit_mid: float | None = None
     transit_duration: float | None = None
     transit_ingress: float | None = None
+    spectrum: SourceSpectrum | None = None
 
 
 @dataclass

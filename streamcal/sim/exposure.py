@@ -40,6 +40,7 @@ from ..refs import synthetic as syn
 from ..wcs import filter_offset
 from . import headers, scene
 from . import pointing as sim_pointing
+from . import spectra
 from . import transit as sim_transit
 from .config import ExposureConfig, Setup, primary_header, resolve
 from .electronics import BiasDrift, raw_ceiling, raw_from_linear, to_uint16
@@ -158,7 +159,8 @@ def pointing_of(s: Setup, meta: ExposureMeta, refs: ReferenceSet) -> sim_pointin
         target=(c.target_ra, c.target_dec), roll=c.roll, v3yangle=headers.aperture_reference(s.detector)[2],
         distortion=distortion, substrt=(sub.substrt1, sub.substrt2), shape=sub.shape,
         dither_arcsec=c.dither_offset, filter_offset=offset, error_arcsec=c.pointing_error_arcsec,
-        seed=c.seed, pixel_scale=s.detector.pixel_scale, va_scale=c.va_scale)
+        seed=c.seed, pixel_scale=s.detector.pixel_scale, va_scale=c.va_scale,
+        ref_pixel=spectra.aperture_pixel(c.exp_type, (sub.substrt1, sub.substrt2)) if spectra.is_lrs(c.exp_type) else None)
 
 
 def _stars_per_arcmin2(c: ExposureConfig, s: Setup) -> float:
@@ -282,13 +284,21 @@ def simulate_exposure(config: ExposureConfig = ExposureConfig(), refs: Reference
     meta = ExposureMeta.from_header(header, (s.config.nints, s.config.ngroups) + s.subarray.shape)
     arrays = detector_arrays(s, meta, refs)
     pointing = pointing_of(s, meta, refs)
-    scene_e, catalog = illumination(s, pointing)
     live = ~(arrays.dead | arrays.reference)
-    rate_e = (scene_e * arrays.flat * live).astype(np.float32)
+    lrs = None
+    if spectra.is_lrs(s.config.exp_type):  # dispersed through the LRS trace model, not imaged
+        lrs = spectra.lrs_scene(s, pointing.truth, meta, refs, wcs_references(s, meta, refs)[0])
+        scene_e, catalog = lrs.total_e, lrs.catalog
+        header.update(spectra.lrs_cards(s, pointing.header))
+    else:
+        scene_e, catalog = illumination(s, pointing)
+    response = arrays.flat * live if lrs is None else spectra.electron_response(arrays.flat, arrays.gain, s) * live
+    rate_e = (scene_e * response).astype(np.float32)
     dark_e = arrays.dark_dn_per_s * arrays.gain * live
     int_times = headers.int_times_table(s.timing)
-    variable, transit_truth = transit_signal(s, catalog, arrays.flat * live, arrays.gain,
-                                             np.asarray(int_times.data["int_mid_MJD_UTC"]))
+    variable, transit_truth = transit_signal(s, catalog, response, arrays.gain,
+                                             np.asarray(int_times.data["int_mid_MJD_UTC"]),
+                                             target_scene=None if lrs is None else lrs.source_e)
     electrons, ramp_truth = simulate_ramps(
         rate_e.astype(np.float64) + dark_e, nints=s.config.nints, ngroups=s.config.ngroups,
         nframes=s.pattern.nframes, groupgap=s.pattern.groupgap, tframe=s.timing.tframe,
@@ -308,7 +318,9 @@ def simulate_exposure(config: ExposureConfig = ExposureConfig(), refs: Reference
                           dark_dn=(arrays.dark_dn_per_s * live).astype(np.float32), gain=arrays.gain,
                           first_saturated=first_sat, sources=catalog, cosmic_rays=ramp_truth.cosmic_rays,
                           jump_groups=ramp_truth.jump_groups, pointing_cards=pointing.error_cards(),
-                          transit=transit_truth)
+                          transit=transit_truth,
+                          spectrum=None if lrs is None else spectra.spectrum_truth(s, lrs, response,
+                                                                                   arrays.gain))
     return SimulatedExposure(fits.HDUList(hdus), truth, s)
 
 
@@ -319,8 +331,8 @@ def target_reference_pixel(s: Setup, pointing: sim_pointing.ExposurePointing) ->
     return float(x) + 1.0, float(y) + 1.0
 
 
-def transit_signal(s: Setup, catalog: Table, response: np.ndarray, gain: np.ndarray, int_mid_mjd: np.ndarray
-                   ) -> tuple[tuple[np.ndarray, np.ndarray] | None, TransitTruth | None]:
+def transit_signal(s: Setup, catalog: Table, response: np.ndarray, gain: np.ndarray, int_mid_mjd: np.ndarray,
+                   target_scene: np.ndarray | None = None) -> tuple[tuple[np.ndarray, np.ndarray] | None, TransitTruth | None]:
     """The transited part of the scene and its truth, or (None, None) without a transit.
 
     Parameters
@@ -334,6 +346,9 @@ def transit_signal(s: Setup, catalog: Table, response: np.ndarray, gain: np.ndar
         e-/DN.
     int_mid_mjd : ndarray, (nints,)
         INT_TIMES int_mid_MJD_UTC.
+    target_scene : ndarray (ny, nx), optional
+        The target's scene, e-/s/pixel, when it is not rendered from the catalog (MIRI LRS:
+        its dispersed spectrum).
 
     Returns
     -------
@@ -350,7 +365,7 @@ def transit_signal(s: Setup, catalog: Table, response: np.ndarray, gain: np.ndar
     if len(target) != 1:
         raise ValueError(f"a transit needs the target star (target_flux_e > 0) of an image or dispersed "
                          f"exposure; {c.exp_type} has {len(target)} target(s)")
-    target_e = render(s, target) * response
+    target_e = (render(s, target) if target_scene is None else target_scene) * response
     truth = TransitTruth(depth=transit.depth, mid_s=transit.mid_s, duration_s=transit.duration_s,
                          ingress_s=transit.ingress_s, mid_mjd=s.timing.mjd(transit.mid_s),
                          int_mid_mjd=int_mid_mjd, relative_flux=sim_transit.integration_flux(transit, s.timing),

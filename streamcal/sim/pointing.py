@@ -82,11 +82,12 @@ def perturbed(pointing: Pointing, error_arcsec: float, rng: np.random.Generator)
                           roll_ref=pointing.roll_ref + droll)
 
 
-def aperture_of(distortion: Model, substrt: tuple[int, int],
-                shape: tuple[int, int]) -> tuple[float, float, float, float]:
-    """(x_ref, y_ref) 0-based in the window (its centre) and its (V2, V3) arcsec."""
+def aperture_of(distortion: Model, substrt: tuple[int, int], shape: tuple[int, int],
+                ref_pixel: tuple[float, float] | None = None) -> tuple[float, float, float, float]:
+    """(x_ref, y_ref) 0-based in the window (its centre, or ``ref_pixel``: the MIRI LRS slit
+    and slitless reference points) and its (V2, V3) arcsec."""
     ny, nx = shape
-    x_ref, y_ref = (nx - 1) / 2.0, (ny - 1) / 2.0
+    x_ref, y_ref = ref_pixel if ref_pixel is not None else ((nx - 1) / 2.0, (ny - 1) / 2.0)
     v2, v3 = distortion(x_ref + substrt[0] - 1, y_ref + substrt[1] - 1)
     return x_ref, y_ref, float(v2), float(v3)
 
@@ -101,10 +102,11 @@ def fallback_distortion(scale: float, full_shape: tuple[int, int], v2: float, v3
 def exposure_pointing(*, target: tuple[float, float], roll: float, v3yangle: float, distortion: Model,
                       substrt: tuple[int, int], shape: tuple[int, int], dither_arcsec: tuple[float, float],
                       filter_offset: tuple[float, float], error_arcsec: float, seed: int,
-                      pixel_scale: float, va_scale: float = 1.0) -> ExposurePointing:
+                      pixel_scale: float, va_scale: float = 1.0,
+                      ref_pixel: tuple[float, float] | None = None) -> ExposurePointing:
     """Header and true pointing of an exposure of a window (``substrt``, ``shape`` (ny, nx));
     the dither (arcsec) moves the target by ``dither / pixel_scale`` pixels along +x/+y."""
-    x_ref, y_ref, v2, v3 = aperture_of(distortion, substrt, shape)
+    x_ref, y_ref, v2, v3 = aperture_of(distortion, substrt, shape, ref_pixel)
     nominal = Pointing(target[0], target[1], v2, v3, roll, v3yangle, VPARITY, va_scale)
     nominal_wcs = exposure_wcs(nominal, distortion, shape=shape, substrt=substrt)
     header = dithered(nominal, nominal_wcs, (x_ref, y_ref), (dither_arcsec[0] / pixel_scale,

@@ -10,6 +10,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from .ramps import CosmicRay, group_of_frame
+from .spectra import SpectrumTruth
 
 
 @dataclass
@@ -128,6 +129,8 @@ class ExposureTruth:
     transit : TransitTruth, optional
         The target's transit (``transit_depth > 0``); then ``rate_dn`` and ``rate_e`` are the
         out-of-transit rates.
+    spectrum : SpectrumTruth, optional
+        MIRI LRS: the point source's spectrum and own rate (:mod:`streamcal.sim.spectra`).
     """
 
     rate_dn: np.ndarray
@@ -140,10 +143,12 @@ class ExposureTruth:
     jump_groups: np.ndarray | None = None
     pointing_cards: dict = field(default_factory=dict)
     transit: TransitTruth | None = None
+    spectrum: SpectrumTruth | None = None
 
     def to_hdulist(self, uncal_name: str, nframes: int, groupgap: int) -> fits.HDUList:
         """A ``_truth.fits`` file: RATE, RATE_E, DARK, GAIN, FIRSTSAT images, COSMICS and
-        SOURCES tables; with a transit also TRANSIT and TARGET (:meth:`TransitTruth.to_hdus`)."""
+        SOURCES tables; with a transit also TRANSIT and TARGET (:meth:`TransitTruth.to_hdus`);
+        with a spectrum SPECTRUM and SOURCE (:meth:`SpectrumTruth.to_hdus`)."""
         primary = fits.PrimaryHDU()
         primary.header["TRUTHFOR"] = (uncal_name, "raw file")
         primary.header["NCOSMIC"] = len(self.cosmic_rays)
@@ -158,6 +163,7 @@ class ExposureTruth:
         sources = fits.table_to_hdu(self.sources)
         sources.name = "SOURCES"
         extra = self.transit.to_hdus() if self.transit is not None else []
+        extra += self.spectrum.to_hdus() if self.spectrum is not None else []
         return fits.HDUList([primary, *images, self._cosmics_hdu(nframes, groupgap), sources, *extra])
 
     def _cosmics_hdu(self, nframes: int, groupgap: int) -> fits.BinTableHDU:

@@ -262,3 +262,53 @@ def test_slitless_per_integration_matches_jwst(tmp_path):
         row = {name: np.asarray(table[name][i]) for name in table.dtype.names}
         n = int(row["N_ALONGDISP"])
         compare(spec, {k: (v[:n] if np.ndim(v) else v) for k, v in row.items()})
+
+
+# --------------------------------------------------------------- synthetic EXTRACT1D (JSON)
+
+def _meta(exp_type, detector="MIRIMAGE", instrument="MIRI", subarray="SLITLESSPRISM"):
+    from streamcal.models import ExposureMeta
+
+    h = fits.Header({"INSTRUME": instrument, "DETECTOR": detector, "EXP_TYPE": exp_type, "NINTS": 3, "NGROUPS": 5,
+                     "NFRAMES": 1, "GROUPGAP": 0, "TFRAME": 0.159, "TGROUP": 0.159, "READPATT": "FAST",
+                     "SUBARRAY": subarray, "SUBSTRT1": 1, "SUBSTRT2": 529, "SUBSIZE1": 72, "SUBSIZE2": 416,
+                     "FASTAXIS": 1, "SLOWAXIS": 2, "NOUTPUTS": 1, "FRMDIVSR": 1, "FILTER": "P750L"})
+    return ExposureMeta.from_header(h)
+
+
+def test_synthetic_extract1d_json_is_made_indexed_and_read(tmp_path):
+    from streamcal.refs import ReferenceSet
+    from streamcal.refs.index import DirectoryIndex
+    from streamcal.refs.io import read_reffile
+
+    meta = _meta("MIR_LRS-SLITLESS")
+    path = ReferenceSet(cache_dir=tmp_path).select("extract1d", meta)
+    assert path is not None and path.suffix == ".json"
+    ref = read_reffile(path)
+    assert ref.reftype == "extract1d" and ref.header["P_EXP_TY"] == "MIR_LRS-SLITLESS|"
+    params = aperture_params(ref.tree, slit_name="MIR_LRS-SLITLESS", spectral_order=1, shape=(416, 72),
+                             exp_type="MIR_LRS-SLITLESS", dispaxis=2, source_type="POINT")
+    assert (params.xstart, params.xstop) == (34.0, 41.0) and params.subtract_background
+    # a directory of real-style files: the JSON is indexed (index.json itself is not) and selected
+    keys = DirectoryIndex(tmp_path)
+    keys.refresh()
+    assert [k.reftype for k in keys.keys() if k.path.endswith(".json")] == ["extract1d"]
+    chosen = ReferenceSet(root=tmp_path).select("extract1d", meta)
+    assert chosen == path
+    assert ReferenceSet(root=tmp_path).select("extract1d", _meta("MIR_LRS-FIXEDSLIT", subarray="FULL")) is None
+
+
+def test_synthetic_extract1d_grism_families():
+    from streamcal.detectors import get_detector
+    from streamcal.refs import synth_extract1d as sx
+
+    nrc = get_detector("NRCALONG")
+    assert sx.claims("extract1d", nrc, _meta("NRC_TSGRISM", "NRCALONG", "NIRCAM", "SUBGRISM64"))
+    assert not sx.claims("extract1d", get_detector("NRCA1"), _meta("NRC_TSGRISM", "NRCA1", "NIRCAM", "SUBGRISM64"))
+    doc = json.loads(sx.build("extract1d", nrc, _meta("NRC_TSGRISM", "NRCALONG", "NIRCAM"), "x.json"))
+    p = aperture_params(doc, slit_name="NRC_TSGRISM", spectral_order=1, shape=(64, 2048), exp_type="NRC_TSGRISM",
+                        dispaxis=1)
+    profile, lo, hi = box_profile((64, 2048), p, np.ones((64, 2048)))
+    assert (lo, hi) == (27.5, 35.5) and profile[:, 100].sum() == 9.0
+    nis = get_detector("NIS")
+    assert sx.claims("extract1d", nis, _meta("NIS_WFSS", "NIS", "NIRISS", "FULL"))

@@ -14,6 +14,7 @@ NIRCam PHOTOM ...), so the files serve jwst's own pipelines unchanged.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -60,8 +61,10 @@ _DATAMODEL = {"mask": "MaskModel", "saturation": "SaturationModel", "superbias":
 #: - ``file_tag(reftype, detector, meta) -> str``: the file-name tag (distinct per mode);
 #: - ``build(reftype, detector, meta, name)``: a :class:`~astropy.io.fits.HDUList` (written as
 #:   FITS) or a dict (an ASDF tree, written as ``.asdf``) whose FILENAME/filename is ``name``;
-#: - ``is_asdf(reftype, detector, meta) -> bool``: which of the two it builds.
-MODE_FAMILIES: tuple[str, ...] = ("synth_lrs", "synth_grism")
+#: - ``is_asdf(reftype, detector, meta) -> bool``: which of the two it builds;
+#: - optionally ``is_json(reftype, detector, meta) -> bool``: ``build`` returns the text of a
+#:   JSON file (jwst's EXTRACT1D), written as ``.json``.
+MODE_FAMILIES: tuple[str, ...] = ("synth_lrs", "synth_grism", "synth_extract1d")
 
 
 def _family(reftype: str, detector: Detector, meta: ExposureMeta | None):
@@ -330,6 +333,8 @@ def ensure(reftype: str, detector: Detector, meta: ExposureMeta | None, director
         name = file_name(detector, reftype, tag)
         if family.is_asdf(reftype, detector, meta):
             name = name.removesuffix(".fits") + ".asdf"
+        elif getattr(family, "is_json", None) and family.is_json(reftype, detector, meta):
+            name = name.removesuffix(".fits") + ".json"
     else:
         name = file_name(detector, reftype, _file_tag(reftype, detector, meta))
     path = directory / name
@@ -343,6 +348,8 @@ def ensure(reftype: str, detector: Detector, meta: ExposureMeta | None, director
         made = family.build(reftype, detector, meta, name)
         if isinstance(made, dict):
             write_asdf_reffile(made, path)
+        elif isinstance(made, str):
+            _write_text(made, path)
         else:
             atomic_write(made, path)
         return path
@@ -352,6 +359,19 @@ def ensure(reftype: str, detector: Detector, meta: ExposureMeta | None, director
     _, hdul = build(reftype, detector, meta)
     atomic_write(hdul, path)
     return path
+
+
+def _write_text(text: str, path: Path) -> None:
+    """Write a text reference file (JSON) atomically: hidden temporary name, then rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _link_into(source: Path, target: Path) -> bool:

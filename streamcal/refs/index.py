@@ -22,8 +22,8 @@ from .select import RefKeys, keys_from_header
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "index.json"
-#: Reference files indexed: FITS, and ASDF (distortion, filteroffset, ...).
-_PATTERNS = ("*.fits", "*.asdf")
+#: Reference files indexed: FITS, ASDF (distortion, filteroffset, ...) and JSON (extract1d).
+_PATTERNS = ("*.fits", "*.asdf", "*.json")
 _FORMAT_VERSION = 1
 
 
@@ -91,7 +91,7 @@ class DirectoryIndex:
         changed.  Returns whether the index changed."""
         with self._lock:
             current = {p.name: p for pattern in _PATTERNS for p in self.root.glob(pattern)
-                       if not p.name.startswith(".")}
+                       if not p.name.startswith(".") and p.resolve() != self.index_path.resolve()}
             changed = False
             for name in list(self._entries):
                 if name not in current:

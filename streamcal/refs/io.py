@@ -4,7 +4,8 @@ A reference file is a primary header (REFTYPE, INSTRUME, DETECTOR, SUBARRAY, SUB
 SUBSIZE1/2, READPATT/P_READPA, EXP_TYPE/P_EXP_TY, FILTER, USEAFTER, PEDIGREE, DESCRIP,
 AUTHOR ...), image extensions (SCI, ERR, DQ, COEFFS ...), table extensions (DQ_DEF, ...) and,
 in files made by the jwst datamodels, an ``ASDF`` extension we do not need.  WCS reference
-files (distortion, filteroffset) are ASDF files instead: :mod:`streamcal.refs.asdf_io`.
+files (distortion, filteroffset) are ASDF files instead: :mod:`streamcal.refs.asdf_io`;
+jwst's EXTRACT1D files are JSON (:func:`read_json_reffile`).
 
 :func:`read_reffile` reads one into a :class:`~streamcal.refs.model.RefData`, cut to a window
 and with DQ translated to the standard bits; every failure becomes
@@ -13,6 +14,7 @@ and with DQ translated to the standard bits; every failure becomes
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Mapping
@@ -114,6 +116,8 @@ def read_reffile(path: str | Path, reftype: str | None = None,
     path = Path(path)
     if is_asdf(path):  # a WCS reference file: a tree, no arrays to cut
         return read_asdf_reffile(path, reftype)
+    if is_json(path):  # an EXTRACT1D file: a tree too
+        return read_json_reffile(path, reftype)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # old CRDS files carry non-standard cards
@@ -165,6 +169,48 @@ def read_selection_header(path: str | Path) -> fits.Header:
     cards made from ``meta`` of an ASDF file."""
     if is_asdf(path):
         return read_meta_header(path)
+    if is_json(path):
+        return read_json_reffile(path).header
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fits.getheader(path, 0)
+
+
+#: Top-level keys of a jwst JSON reference file (EXTRACT1D) -> selection keyword.
+_JSON_KEYWORDS = {"reftype": "REFTYPE", "instrument": "INSTRUME", "detector": "DETECTOR", "exp_type": "EXP_TYPE",
+                  "filter": "FILTER", "pupil": "PUPIL", "subarray": "SUBARRAY", "useafter": "USEAFTER",
+                  "pedigree": "PEDIGREE", "description": "DESCRIP", "author": "AUTHOR", "telescope": "TELESCOP"}
+
+
+def is_json(path: str | Path) -> bool:
+    """Whether a reference file is JSON (by its name)."""
+    return str(path).lower().endswith(".json")
+
+
+def read_json_reffile(path: str | Path, reftype: str | None = None) -> RefData:
+    """Read a JSON reference file (jwst's EXTRACT1D): ``tree`` is the parsed document,
+    ``header`` its selection cards from the top-level keys (an ``exp_type`` with ``|`` is a
+    pattern, P_EXP_TY).
+
+    Raises
+    ------
+    ReferenceFileError
+        The file is missing, not JSON, or not a JSON object.
+    """
+    try:
+        tree = json.loads(Path(path).read_text())
+        if not isinstance(tree, dict):
+            raise ValueError("not a JSON object")
+    except Exception as exc:  # OSError, UnicodeDecodeError, JSONDecodeError, ValueError
+        raise ReferenceFileError(f"cannot read reference file {path}: {type(exc).__name__}: {exc}") from None
+    header = fits.Header()
+    for key, keyword in _JSON_KEYWORDS.items():
+        value = tree.get(key)
+        if value is None:
+            continue
+        value = str(value)
+        if keyword == "EXP_TYPE" and "|" in value:
+            keyword = "P_EXP_TY"
+        header[keyword] = value.upper() if keyword == "REFTYPE" else value
+    kind = (reftype or str(header.get("REFTYPE", "unknown"))).strip().lower()
+    return RefData(reftype=kind, path=str(path), header=header, tree=tree)

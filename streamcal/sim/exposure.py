@@ -160,7 +160,7 @@ def pointing_of(s: Setup, meta: ExposureMeta, refs: ReferenceSet) -> sim_pointin
         distortion=distortion, substrt=(sub.substrt1, sub.substrt2), shape=sub.shape,
         dither_arcsec=c.dither_offset, filter_offset=offset, error_arcsec=c.pointing_error_arcsec,
         seed=c.seed, pixel_scale=s.detector.pixel_scale, va_scale=c.va_scale,
-        ref_pixel=spectra.aperture_pixel(c.exp_type, (sub.substrt1, sub.substrt2)) if spectra.is_lrs(c.exp_type) else None)
+        ref_pixel=spectra.aperture_pixel(refs, meta) if spectra.is_lrs(c.exp_type) else None)
 
 
 def _stars_per_arcmin2(c: ExposureConfig, s: Setup) -> float:

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from .config import ExposureConfig, Setup
 
 __all__ = ["SourceSpectrum", "SpectrumTruth", "LrsScene", "is_lrs", "aperture_pixel", "lrs_scene", "lrs_cards",
-           "nod_pair", "read_spectrum_truth", "electron_response", "sky_mjysr", "SKY_MJYSR_10UM", "DEFAULT_NOD_ARCSEC"]
+           "nod_pair", "read_spectrum_truth", "electron_response", "specwcs_of", "sky_mjysr", "SKY_MJYSR_10UM", "DEFAULT_NOD_ARCSEC"]
 
 #: Sky surface brightness at 10 um, MJy/sr.
 SKY_MJYSR_10UM = 10.0
@@ -189,18 +189,24 @@ def is_lrs(exp_type: str) -> bool:
     return exp_type.upper() in LRS_EXP_TYPES
 
 
-def aperture_pixel(exp_type: str, substrt: tuple[int, int]) -> tuple[float, float]:
+def specwcs_of(refs: ReferenceSet, meta: ExposureMeta) -> LrsSpecwcs:
+    """The LRS SPECWCS the pipeline will use for this exposure.
+
+    Raises
+    ------
+    ValueError
+        The reference set has none for it.
+    """
+    ref = refs.get("specwcs", meta)
+    if ref is None:
+        raise ValueError(f"the reference set has no LRS specwcs for {meta.exp_type}")
+    return LrsSpecwcs.from_refdata(ref)
+
+
+def aperture_pixel(refs: ReferenceSet, meta: ExposureMeta) -> tuple[float, float]:
     """0-based window pixel of the LRS aperture reference point (where the pointing puts the
-    undithered target)."""
-    spec = _specwcs_constants()
-    return reference_point(spec, exp_type, substrt)
-
-
-def _specwcs_constants() -> LrsSpecwcs:
-    """Only the reference points (what :func:`reference_point` reads)."""
-    empty = np.zeros(0)
-    return LrsSpecwcs(synth_lrs.IMX, synth_lrs.IMY, synth_lrs.IMXSLTL, synth_lrs.IMYSLTL, None, None,
-                      empty, empty, empty, {})
+    undithered target): the SPECWCS's IMX/IMY (slit) or IMXSLTL/IMYSLTL (slitless)."""
+    return reference_point(specwcs_of(refs, meta), meta.exp_type, (meta.substrt1, meta.substrt2))
 
 
 def sky_mjysr(wavelength: np.ndarray | float, level_10um: float = SKY_MJYSR_10UM) -> np.ndarray:
@@ -302,10 +308,7 @@ def lrs_scene(s: Setup, pointing: Pointing, meta: ExposureMeta, refs: ReferenceS
     c, det, sub = s.config, s.detector, s.subarray
     if not is_lrs(c.exp_type):
         raise ValueError(f"not a MIRI LRS exposure: {c.exp_type}")
-    ref = refs.get("specwcs", meta)
-    if ref is None:
-        raise ValueError(f"the reference set has no LRS specwcs for {c.exp_type}")
-    specwcs = LrsSpecwcs.from_refdata(ref)
+    specwcs = specwcs_of(refs, meta)
     substrt = (sub.substrt1, sub.substrt2)
     wcs = lrs_wcs(pointing, distortion, specwcs, c.exp_type, substrt, (sub.subsize1, sub.subsize2))
     slit = LRS_EXP_TYPES[c.exp_type]

@@ -210,3 +210,17 @@ def test_bad_shapes_raise():
         sp.Spectrum.from_columns({**{c: s.column(c) for c, _ in SPEC_COLUMNS}, "FLUX": np.ones(3)})
     with pytest.raises(ValueError, match="2-D or 3-D"):
         sp.SlitImage(data=np.ones(3), err=np.ones(3), dq=np.zeros(3, np.uint32))
+
+
+def test_integration_times_from_int_times():
+    names = ("integration_number,int_start_MJD_UTC,int_mid_MJD_UTC,int_end_MJD_UTC,int_start_BJD_TDB,"
+             "int_mid_BJD_TDB,int_end_BJD_TDB")
+    n = np.arange(1, 11)
+    table = np.rec.fromarrays([n.astype(np.int32)] + [n * 1.0 + k / 10 for k in range(6)], names=names)
+    int_num, times = sp.integration_times(table, 3, integration_start=5)  # a segment: ints 5..7
+    np.testing.assert_array_equal(int_num, [5, 6, 7])
+    np.testing.assert_array_equal(times["mjd_avg"], [5.1, 6.1, 7.1])
+    np.testing.assert_array_equal(times["tdb_end"], [5.5, 6.5, 7.5])
+    int_num, times = sp.integration_times(table, 3, integration_start=9)  # beyond the table
+    np.testing.assert_array_equal(int_num, [9, 10, 11])
+    assert np.isnan(times["mjd_avg"]).all()

@@ -41,11 +41,16 @@ def refs(tmp_path_factory) -> ReferenceSet:
     return ReferenceSet(cache_dir=tmp_path_factory.mktemp("lrsrefs"))
 
 
-def streamcal_wcs(refs: ReferenceSet, exp_type: str):
+#: VELOSYS of the jwst comparison, m/s (so the barycentric correction is compared too).
+VELOSYS = 2.5e4
+
+
+def streamcal_wcs(refs: ReferenceSet, exp_type: str, velosys: float | None = None):
     meta = meta_of(exp_type)
     spec = LrsSpecwcs.from_refdata(refs.get("specwcs", meta))
     _, start, size = MODES[exp_type]
-    return lrs_wcs(POINTING, refs.get("distortion", meta).tree["model"], spec, exp_type, start, size), spec
+    return lrs_wcs(POINTING, refs.get("distortion", meta).tree["model"], spec, exp_type, start, size,
+                   velosys=velosys), spec
 
 
 def write_rate(path, exp_type: str) -> None:
@@ -63,7 +68,7 @@ def write_rate(path, exp_type: str) -> None:
     w = m.wcsinfo
     w.ra_ref, w.dec_ref, w.v2_ref, w.v3_ref, w.roll_ref = (POINTING.ra_ref, POINTING.dec_ref, POINTING.v2_ref,
                                                            POINTING.v3_ref, POINTING.roll_ref)
-    w.v3yangle, w.vparity = POINTING.v3yangle, POINTING.vparity
+    w.v3yangle, w.vparity, w.velosys = POINTING.v3yangle, POINTING.vparity, VELOSYS
     m.velocity_aberration.scale_factor = POINTING.va_scale
     m.dither.x_offset, m.dither.y_offset = 1.0, 0.0
     m.target.ra, m.target.dec = POINTING.ra_ref, POINTING.dec_ref
@@ -86,7 +91,7 @@ def both(request, refs, tmp_path_factory):
         result = AssignWcsStep.call(str(rate), override_distortion=str(refs.select("distortion", meta)),
                                     override_specwcs=str(refs.select("specwcs", meta)),
                                     **{f"override_{n}": "N/A" for n in unused})
-    ours, spec = streamcal_wcs(refs, exp_type)
+    ours, spec = streamcal_wcs(refs, exp_type, VELOSYS)
     return exp_type, result, ours, spec
 
 
@@ -125,6 +130,44 @@ def test_wavelength_map_and_pathloss_reference_point(both):
     det_to_sky = ours.get_transform("detector", "world")
     zero = reference_point(spec, exp_type, MODES[exp_type][1])
     assert (-det_to_sky.offset_1, -det_to_sky.offset_2) == pytest.approx(zero, abs=1e-12)
+
+
+def streamcal_step(refs, exp_type: str, **cards):
+    """streamcal's assign_wcs on an LRS ImageModel with the pointing of :data:`POINTING`."""
+    sub, start, size = MODES[exp_type]
+    meta = meta_of(exp_type)
+    hdr = fits.Header({"EXP_TYPE": exp_type, **cards})
+    data = np.zeros((size[1], size[0]), np.float32)
+    model = ImageModel(meta, hdr, data, data.copy(), np.zeros(data.shape, np.uint32),
+                       sci_header=fits.Header(POINTING.to_cards()))
+    return assign_wcs.run(model, {t: refs.get(t, meta) for t in ("distortion", "specwcs")})[0]
+
+
+def test_s_region_and_dithered_position_match_jwst(both, refs):
+    """S_REGION (fixed slit: the slit corners; slitless: left unset, as jwst) and, for the
+    slit, DITH_RA/DITH_DEC from XOFFSET = 1" equal jwst's within 1e-9 deg (the printed
+    precision of S_REGION)."""
+    exp_type, theirs, _, _ = both
+    ours = streamcal_step(refs, exp_type, XOFFSET=1.0, YOFFSET=0.0)
+    if exp_type == "MIR_LRS-SLITLESS":
+        assert theirs.meta.wcsinfo.s_region is None and "S_REGION" not in ours.sci_header
+        return
+    numbers = [np.array(r.split()[2:], float) for r in (ours.sci_header["S_REGION"], theirs.meta.wcsinfo.s_region)]
+    np.testing.assert_allclose(numbers[0], numbers[1], rtol=0, atol=1e-9)
+    assert ours.header["DITH_RA"] == pytest.approx(theirs.meta.dither.dithered_ra, abs=1e-9)
+    assert ours.header["DITH_DEC"] == pytest.approx(theirs.meta.dither.dithered_dec, abs=1e-9)
+
+
+def test_velosys_scales_the_wavelengths(refs):
+    """VELOSYS (m/s) divides every wavelength by 1 + v/c, as jwst's velocity_correction."""
+    meta = meta_of("MIR_LRS-FIXEDSLIT")
+    spec = LrsSpecwcs.from_refdata(refs.get("specwcs", meta))
+    model = refs.get("distortion", meta).tree["model"]
+    plain = lrs_wcs(POINTING, model, spec, meta.exp_type, (1, 1), (1032, 1024))
+    moving = lrs_wcs(POINTING, model, spec, meta.exp_type, (1, 1), (1032, 1024), velosys=3.0e4)
+    y = np.arange(60.0, 380.0, 10.0)
+    lam0, lam1 = plain(np.full(y.size, 326.0), y)[2], moving(np.full(y.size, 326.0), y)[2]
+    np.testing.assert_allclose(lam1, lam0 / (1 + 3.0e4 / 299792458.0), rtol=1e-14)
 
 
 def test_references_open_as_their_jwst_classes(refs):
@@ -166,17 +209,23 @@ def test_assign_wcs_step_builds_the_lrs_wcs(refs):
     from streamcal.errors import ReferenceFileError
 
     for exp_type, (sub, start, size) in MODES.items():
-        meta = meta_of(exp_type)
-        hdr = fits.Header({"EXP_TYPE": exp_type})
-        sci = fits.Header(POINTING.to_cards())
-        data = np.zeros((size[1], size[0]), np.float32)
-        model = ImageModel(meta, hdr, data, data.copy(), np.zeros(data.shape, np.uint32), sci_header=sci)
-        found = {t: refs.get(t, meta) for t in ("distortion", "specwcs")}
-        out, report = assign_wcs.run(model, found)
+        out = streamcal_step(refs, exp_type)
         ours, _ = streamcal_wcs(refs, exp_type)
         x, y = np.meshgrid(np.arange(10, size[0] - 10, 7.0), np.arange(60, 380, 13.0))
         np.testing.assert_array_equal(np.array(out.wcs(x, y)), np.array(ours(x, y)))
-        assert out.sci_header["S_REGION"].startswith("POLYGON ICRS")
-        with pytest.raises(ReferenceFileError):
-            assign_wcs.run(model, {"distortion": found["distortion"]})
+        with pytest.raises(ReferenceFileError, match="specwcs"):
+            assign_wcs.run(out, {"distortion": refs.get("distortion", meta_of(exp_type))})
     assert "specwcs" in assign_wcs.OPTIONAL_REFTYPES and "specwcs" not in assign_wcs.REFTYPES
+
+
+def test_wcs_survives_asdf_serialisation(both):
+    """Products carry the WCS in their ASDF extension: the LRS WCS round-trips exactly."""
+    from streamcal.wcs import wcs_from_asdf_bytes, wcs_to_asdf_bytes
+
+    _, _, ours, _ = both
+    back = wcs_from_asdf_bytes(wcs_to_asdf_bytes(ours))
+    (x0, x1), (y0, y1) = ours.bounding_box.bounding_box(order="F")
+    x, y = np.meshgrid(np.linspace(x0, x1, 9), np.linspace(y0, y1, 31))
+    np.testing.assert_array_equal(np.array(back(x, y)), np.array(ours(x, y)))
+    assert back.bounding_box.bounding_box(order="F") == ours.bounding_box.bounding_box(order="F")
+    assert [f for f in back.available_frames] == ["detector", "alpha_beta", "v2v3", "v2v3vacorr", "world"]

@@ -12,7 +12,8 @@ MIRI LRS (MIR_LRS-FIXEDSLIT, MIR_LRS-SLITLESS) gets jwst's LRS WCS instead
 (:mod:`streamcal.wcs.lrs`: detector -> alpha_beta -> v2v3 -> v2v3vacorr -> world with a
 wavelength axis) from the DISTORTION and SPECWCS references; no SIP approximation (the WCS is
 not a celestial image one).  S_REGION: the slit corners (SPECWCS V2VERTn/V3VERTn) for the
-slit, the distortion's image of the bounding box corners for slitless.  A fixed-slit exposure
+slit; slitless exposures keep theirs (jwst 3.0's imaging footprint of the LRS WCS is NaN at the
+bounding box corners, off the trace's rows, so jwst leaves S_REGION unset).  A fixed-slit exposure
 also gets DITH_RA/DITH_DEC: the sky position of its dither offset XOFFSET/YOFFSET (arcsec,
 ideal frame) from the reference point, where jwst's extract_1d centres a point source.
 Other spectroscopic WCSs raise :class:`~streamcal.errors.NotImplementedStepError`.
@@ -29,7 +30,7 @@ from ..models import ImageModel
 from ..refs.model import RefData
 from ..wcs import (MissingPointingError, Pointing, exposure_wcs, filter_offset, ideal_to_v2v3,
                    pointing_from_header, replace_wcs_cards, s_region, sip_cards, sip_shortfall)
-from ..wcs.lrs import LRS_EXP_TYPES, LrsSpecwcs, box_footprint_world, lrs_wcs, slit_vertices_world
+from ..wcs.lrs import LRS_EXP_TYPES, LrsSpecwcs, lrs_wcs, slit_vertices_world
 from .base import StepParams, StepReport, skipped
 
 NAME = "assign_wcs"
@@ -149,12 +150,10 @@ def _run_lrs(model: ImageModel, refs: Mapping[str, RefData], pointing: Pointing)
     model.wcs = lrs_wcs(pointing, distortion_transform(refs["distortion"]), spec, meta.exp_type,
                         (meta.substrt1, meta.substrt2), (meta.subsize1, meta.subsize2),
                         velosys=None if velosys is None else float(velosys))
-    corners = slit_vertices_world(model.wcs, spec) if LRS_EXP_TYPES[meta.exp_type] else None
-    if corners is None:
-        corners = box_footprint_world(model.wcs, distortion_transform(refs["distortion"]),
-                                      (meta.substrt1, meta.substrt2))
-    model.sci_header["S_REGION"] = "POLYGON ICRS " + " ".join(f"{r:.9f} {d:.9f}" for r, d in corners)
     note = f"MIRI LRS WCS from {refs['specwcs'].name}"
+    corners = slit_vertices_world(model.wcs, spec) if LRS_EXP_TYPES[meta.exp_type] else None
+    if corners is not None:
+        model.sci_header["S_REGION"] = "POLYGON ICRS " + " ".join(f"{r:.9f} {d:.9f}" for r, d in corners)
     if LRS_EXP_TYPES[meta.exp_type]:
         ra, dec = _dithered_position(model, pointing)
         model.header["DITH_RA"], model.header["DITH_DEC"] = ra, dec

@@ -44,8 +44,7 @@ from .build import v2v3_to_sky, velocity_aberration
 from .pointing import Pointing
 
 __all__ = ["LrsSpecwcs", "LRS_EXP_TYPES", "SPLINE_SMOOTHING", "lrs_wcs", "lrs_frames", "reference_point",
-           "wavelength_map", "slit_vertices_world",
-           "box_footprint_world"]
+           "wavelength_map", "slit_vertices_world"]
 
 #: The two LRS exposure types and whether each is the slit one.
 LRS_EXP_TYPES = {"MIR_LRS-FIXEDSLIT": True, "MIR_LRS-SLITLESS": False}
@@ -286,14 +285,3 @@ def slit_vertices_world(wcs: WCS, specwcs: LrsSpecwcs, wavelength: float = 7.0) 
     ra, dec, _ = wcs.transform("v2v3", "world", list(specwcs.v2_vert), list(specwcs.v3_vert), wavelength)
     return np.column_stack([np.mod(ra, 360.0), dec])
 
-
-def box_footprint_world(wcs: WCS, distortion_model: Model, substrt: tuple[int, int],
-                        wavelength: float = 7.0) -> np.ndarray:
-    """(4, 2) ra, dec of the bounding box's corner pixels imaged through the imager distortion
-    and ``v2v3 -> world`` (the slitless S_REGION: the sky patch whose light can land in the box)."""
-    (x0, x1), (y0, y1) = wcs.bounding_box.bounding_box(order="F")
-    x = np.array([x0, x0, x1, x1]) + substrt[0] - 1
-    y = np.array([y0, y1, y1, y0]) + substrt[1] - 1
-    v2, v3 = distortion_model(x, y)
-    ra, dec, _ = wcs.transform("v2v3", "world", v2, v3, wavelength)
-    return np.column_stack([np.mod(ra, 360.0), dec])

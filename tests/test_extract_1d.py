@@ -312,3 +312,67 @@ def test_synthetic_extract1d_grism_families():
     assert (lo, hi) == (27.5, 35.5) and profile[:, 100].sum() == 9.0
     nis = get_detector("NIS")
     assert sx.claims("extract1d", nis, _meta("NIS_WFSS", "NIS", "NIRISS", "FULL"))
+
+
+def test_wfss_cutouts_match_jwst(tmp_path):
+    """NRC_WFSS: a MultiSlitModel of two source cutouts (written by streamcal.spectra) through
+    jwst's Extract1dStep (no EXTRACT1D for WFSS: the whole cutout; no aperture correction here)
+    and through extract_slit with the default aperture; FLUX to 1e-4 relative (summation order
+    only), WAVELENGTH to 1e-6 µm, and the WFSSMultiSpecModel rows, group id and cutouts."""
+    pytest.importorskip("jwst")
+    from jwst.extract_1d import Extract1dStep
+    from jwstkit import offline_crds
+
+    from streamcal.spectra import WFSSSpectra, write_multislit
+
+    rng = np.random.default_rng(7)
+    slits, ours = [], []
+    for sid, (ny, nx, x0, y0) in enumerate([(9, 40, 101, 201), (11, 55, 301, 401)], start=1):
+        y, x = np.indices((ny, nx), dtype=float)
+        data = (2.0 * np.exp(-0.5 * ((y - ny / 2) / 1.3) ** 2) + 0.05 + rng.normal(0, 0.01, (ny, nx))).astype(np.float32)
+        wl = (3.9 + 0.001 * (x + x0) + 1e-4 * y).astype(np.float32)
+        var = np.full((ny, nx), 1e-4, np.float32)
+        dq = np.zeros((ny, nx), np.uint32)
+        dq[2, 5] = dqflags.DO_NOT_USE
+        from astropy.modeling import models
+        from gwcs import coordinate_frames as cf
+        from gwcs.wcs import WCS
+
+        det = cf.Frame2D(name="grism_detector", axes_order=(0, 1))
+        world = cf.CoordinateFrame(naxes=3, axes_type=("SPATIAL", "SPATIAL", "SPECTRAL"), axes_order=(0, 1, 2),
+                                   name="world", axes_names=("ra", "dec", "lam"))
+        tr = models.Mapping((0, 1, 0)) | (models.Const1D(53.1) & models.Const1D(-27.8) & models.Identity(1))
+        slits.append(SlitImage(data=data, err=np.sqrt(var * 2), dq=dq, var_poisson=var, var_rnoise=var,
+                               var_flat=np.zeros_like(var), wavelength=wl, name=str(sid), source_id=sid,
+                               source_type="POINT", xstart=x0, ystart=y0, xsize=nx, ysize=ny,
+                               spectral_order=1, dispersion_direction=1, source_xpos=float(x0 + nx // 2),
+                               source_ypos=float(y0 + ny // 2), source_ra=53.1, source_dec=-27.8,
+                               sci_header=fits.Header({"PIXAR_SR": 9.3e-14}), wcs=WCS([(det, tr), (world, None)])))
+        params = aperture_params(None, slit_name=str(sid), spectral_order=1, shape=data.shape, exp_type="NRC_WFSS",
+                                 dispaxis=1, source_type="POINT")
+        ours.append(extract_slit(data, dq, var, var, np.zeros_like(var), wl, params, pixel_solid_angle=9.3e-14,
+                                 source_type="POINT",
+                                 meta=SpectrumMeta(source_id=sid, source_type="POINT", source_xpos=x0 + nx // 2,
+                                                   source_ypos=y0 + ny // 2, source_ra=53.1,
+                                                   source_dec=-27.8)).spectra[0])
+    header = fits.Header({"TELESCOP": "JWST", "INSTRUME": "NIRCAM", "DETECTOR": "NRCALONG", "EXP_TYPE": "NRC_WFSS",
+                          "FILTER": "F444W", "PUPIL": "GRISMR", "SUBARRAY": "FULL", "DATE-OBS": "2026-01-01",
+                          "TIME-OBS": "00:00:00", "S_PHOTOM": "COMPLETE", "PROGRAM": "01234", "OBSERVTN": "003",
+                          "VISIT": "001", "VISITGRP": "02", "SEQ_ID": "1", "ACT_ID": "01", "EXPOSURE": "00001",
+                          "EFFEXPTM": 300.0, "EFFINTTM": 300.0, "FILENAME": "w_cal.fits"})
+    path = write_multislit(tmp_path / "w_cal.fits", header, slits)
+    with offline_crds(tmp_path / "crds"):
+        result = Extract1dStep.call(str(path), apply_apcorr=False, override_extract1d="N/A", override_apcorr="N/A",
+                                    override_psf="N/A", override_pastasoss="N/A", override_specprofile="N/A",
+                                    override_speckernel="N/A")
+    table = result.spec[0].spec_table
+    assert len(table) == 2
+    group = WFSSSpectra.from_spectra(ours, spectral_order=1, group_id=result.spec[0].group_id, filename="w_cal.fits",
+                                     dispersion_direction=1, cutouts=[(101, 201, 141, 210), (301, 401, 356, 412)])
+    for i, spec in enumerate(ours):
+        n = int(table["N_ALONGDISP"][i])
+        assert n == spec.size and table["SOURCE_ID"][i] == i + 1
+        compare(spec, {k: np.asarray(table[k][i])[:n] for k in table.dtype.names if np.ndim(table[k][i])})
+        assert (table["EXTRACT2D_XSTART"][i], table["EXTRACT2D_XSTOP"][i]) == (
+            group.extract2d_xstart[i], group.extract2d_xstop[i])
+    assert result.spec[0].group_id == "jw01234003001_02101_00001_1"

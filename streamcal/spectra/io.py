@@ -22,7 +22,7 @@ atomically (:func:`streamcal.fitsio.atomic_write`); readers give the dataclasses
 from __future__ import annotations
 
 import io as _io
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -429,7 +429,3 @@ def _slit_wcs(hdul: fits.HDUList, count: int) -> list:
         slits = af.tree.get("slits", [])
         out = [s.get("meta", {}).get("wcs") if isinstance(s, dict) else None for s in slits]
     return (out + [None] * count)[:count]
-
-
-def _field_names(cls) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))

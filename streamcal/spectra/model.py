@@ -15,7 +15,7 @@ pixel DQ bits of jwst: DO_NOT_USE where FLUX is NaN).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
@@ -312,12 +312,3 @@ class CombinedSpectrum:
 
     def column(self, name: str) -> np.ndarray:
         return getattr(self, _attr(name))
-
-
-def with_meta(spectrum: Spectrum, **changes) -> Spectrum:
-    """``spectrum`` with some :class:`SpectrumMeta` fields changed."""
-    return replace(spectrum, meta=replace(spectrum.meta, **changes))
-
-
-def meta_fields() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(SpectrumMeta))

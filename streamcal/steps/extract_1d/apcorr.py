@@ -80,12 +80,10 @@ def select_apcorr(table: np.ndarray, sizeunit: str, instrument: str, match: Mapp
         rows &= column == str(match[key]).strip().upper()
     if rows.sum() != 1:
         raise ValueError(f"APCORR: {int(rows.sum())} rows match {dict(match)}")
-    row = table[np.flatnonzero(rows)[0]]
     nwl, nsize = int(_column(table, "nelem_wl")[rows][0]), int(_column(table, "nelem_size")[rows][0])
     wavelength = np.asarray(_column(table, "wavelength")[rows][0][:nwl], dtype=float)
     size = np.asarray(_column(table, "size")[rows][0][:nsize], dtype=float)
     apcorr = np.asarray(_column(table, "apcorr")[rows][0][:nwl, :nsize], dtype=float)
-    del row
     if sizeunit.lower().startswith("arcsec"):
         if pixel_scale_arcsec is None:
             raise ValueError("APCORR sizes are in arcsec: a pixel scale is needed")

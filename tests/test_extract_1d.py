@@ -195,13 +195,13 @@ def run_jwst(cal_path, ext, apcorr, tmp_path, **params):
                                   override_speckernel="N/A", **params)
 
 
-def ours(data, dq, vp, vr, vf, wl, ref, exp_type, subarray, apcorr_path, **overrides):
+def ours(data, dq, vp, vr, vf, wl, ref, exp_type, subarray, apcorr_path, source_type="POINT", **overrides):
     params = aperture_params(ref, slit_name=exp_type, spectral_order=1, shape=data.shape, exp_type=exp_type,
-                             dispaxis=2, source_type="POINT", **overrides)
+                             dispaxis=2, source_type=source_type, **overrides)
     with fits.open(apcorr_path) as hdul:
         ap = select_apcorr(np.array(hdul["APCORR"].data), hdul["APCORR"].header["SIZEUNIT"], "MIRI",
                            {"subarray": subarray})
-    return extract_slit(data, dq, vp, vr, vf, wl, params, pixel_solid_angle=PIXAR_SR, source_type="POINT",
+    return extract_slit(data, dq, vp, vr, vf, wl, params, pixel_solid_angle=PIXAR_SR, source_type=source_type,
                         apcorr=ap, meta=SpectrumMeta(name=exp_type))
 
 
@@ -215,27 +215,32 @@ def compare(spec, table):
     np.testing.assert_array_equal(spec.dq, table["DQ"])
 
 
-def slit_file(tmp_path, data, dq, vp, vr, vf, wcs, exp_type, nints=1):
+def slit_file(tmp_path, data, dq, vp, vr, vf, wcs, exp_type, nints=1, source_type="POINT"):
     slit = SlitImage(data=data, err=np.sqrt(vp + vr + vf), dq=dq, var_poisson=vp, var_rnoise=vr, var_flat=vf,
-                     name=exp_type, source_type="POINT", dispersion_direction=2, wcs=wcs,
+                     name=exp_type, source_type=source_type, dispersion_direction=2, wcs=wcs,
                      sci_header=fits.Header({"PIXAR_SR": PIXAR_SR, "PIXAR_A2": 0.0121}))
-    return write_slit(tmp_path / "lrs_cal.fits", lrs_header(exp_type, nints), slit)
+    header = lrs_header(exp_type, nints)
+    header["SRCTYPE"] = source_type
+    return write_slit(tmp_path / "lrs_cal.fits", header, slit)
 
 
-@pytest.mark.parametrize("case", ["plain", "poly_background", "median_background"])
+@pytest.mark.parametrize("case", ["plain", "poly_background", "median_background", "extended"])
 def test_fixed_slit_matches_jwst(tmp_path, case):
     pytest.importorskip("jwst")
     exp_type = "MIR_LRS-FIXEDSLIT"
     wcs = lrs_wcs()
     data, dq, vp, vr, vf = scene(1)
     aperture = {"xstart": 8.6, "xstop": 14.2, "use_source_posn": False}
-    if case != "plain":
+    background = case.endswith("background")
+    if background:
         aperture.update(bkg_coeff=[[1.5], [5.5], [17.5], [22.5]], bkg_order=1, smoothing_length=3,
                         bkg_fit="poly" if case == "poly_background" else "median")
+    srctype = "EXTENDED" if case == "extended" else "POINT"  # extended: no aperture correction
     ext, apcorr, ref = write_refs(tmp_path, aperture, exp_type, "FULL")
-    result = run_jwst(slit_file(tmp_path, data, dq, vp, vr, vf, wcs, exp_type), ext, apcorr, tmp_path)
+    cal = slit_file(tmp_path, data, dq, vp, vr, vf, wcs, exp_type, source_type=srctype)
+    result = run_jwst(cal, ext, apcorr, tmp_path)
     table = result.spec[0].spec_table
-    ex = ours(data, dq, vp, vr, vf, wavelength_image(wcs), ref, exp_type, "FULL", apcorr)
+    ex = ours(data, dq, vp, vr, vf, wavelength_image(wcs), ref, exp_type, "FULL", apcorr, source_type=srctype)
     spec = ex.spectra[0]
     assert spec.size == len(table) == 34
     compare(spec, table)
@@ -243,7 +248,7 @@ def test_fixed_slit_matches_jwst(tmp_path, case):
     assert (spec.meta.extraction_xstart, spec.meta.extraction_xstop) == pytest.approx(
         (jw.extraction_xstart, jw.extraction_xstop))
     assert (spec.meta.extraction_ystart, spec.meta.extraction_ystop) == (jw.extraction_ystart, jw.extraction_ystop)
-    if case != "plain":
+    if background:
         assert np.all(spec.background > 0.3)
 
 

@@ -229,3 +229,25 @@ def test_wcs_survives_asdf_serialisation(both):
     np.testing.assert_array_equal(np.array(back(x, y)), np.array(ours(x, y)))
     assert back.bounding_box.bounding_box(order="F") == ours.bounding_box.bounding_box(order="F")
     assert [f for f in back.available_frames] == ["detector", "alpha_beta", "v2v3", "v2v3vacorr", "world"]
+
+
+@pytest.mark.parametrize("exp_type", list(MODES))
+def test_apcorr_reads_in_jwst_as_documented(refs, exp_type):
+    """jwst's extract_1d aperture correction on the synthetic APCORR: at a table node the box
+    correction is 1 / erf(W / (2 sqrt2 sigma)) (float32 storage: 1e-6)."""
+    from jwst.extract_1d.apply_apcorr import select_apcorr
+    from stdatamodels.jwst import datamodels
+    from scipy.special import erf
+
+    from streamcal.detectors import DETECTORS
+
+    sub, _, size = MODES[exp_type]
+    model = datamodels.ImageModel(np.zeros((size[1], size[0]), np.float32))
+    model.meta.instrument.name, model.meta.exposure.type, model.meta.subarray.name = "MIRI", exp_type, sub
+    with datamodels.MirLrsApcorrModel(str(refs.select("apcorr", meta_of(exp_type)))) as ref:
+        apcorr = select_apcorr(model)(model, ref.apcorr_table, ref.sizeunit)
+    det = DETECTORS["MIRIMAGE"]
+    lam, width = float(synth_lrs.TABLE_WAVELENGTHS[80]), 9.0
+    sigma = synth_lrs.psf_sigma_arcsec(lam, det.pixel_scale) / det.pixel_scale
+    expected = 1.0 / erf(width / (2 * np.sqrt(2.0) * sigma))
+    assert np.asarray(apcorr.apcorr_func(width, lam)).item() == pytest.approx(expected, rel=1e-6)

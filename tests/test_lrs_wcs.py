@@ -86,8 +86,8 @@ def both(request, refs, tmp_path_factory):
     write_rate(rate, exp_type)
     meta = meta_of(exp_type)
     with offline_crds(base / "crds"):
-        unused = ("regions", "wavelengthrange", "camera", "chromcorr", "collimator", "disperser", "fore", "fpa", "msa", "ote",
-                  "ifupost", "ifufore", "ifuslicer", "filteroffset")
+        unused = ("regions", "wavelengthrange", "camera", "chromcorr", "collimator", "disperser", "fore", "fpa",
+                  "msa", "ote", "ifupost", "ifufore", "ifuslicer", "filteroffset")
         result = AssignWcsStep.call(str(rate), override_distortion=str(refs.select("distortion", meta)),
                                     override_specwcs=str(refs.select("specwcs", meta)),
                                     **{f"override_{n}": "N/A" for n in unused})

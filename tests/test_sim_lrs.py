@@ -114,7 +114,8 @@ def test_nod_pair_headers_and_positions(nods):
     differs from the nominal by < 0.2 % over 23 px)."""
     h1, h2 = (n.hdul[0].header for n in nods)
     assert (h1["PATTTYPE"], h1["PATT_NUM"], h2["PATT_NUM"], h1["NUMDTHPT"]) == ("ALONG-SLIT-NOD", 1, 2, 2)
-    assert (h1["XOFFSET"], h2["XOFFSET"], h1["YOFFSET"]) == (spectra.DEFAULT_NOD_ARCSEC, -spectra.DEFAULT_NOD_ARCSEC, 0.0)
+    nod = spectra.DEFAULT_NOD_ARCSEC
+    assert (h1["XOFFSET"], h2["XOFFSET"], h1["YOFFSET"]) == (nod, -nod, 0.0)
     assert h1["SRCTYAPT"] == "POINT" and h1["FILTER"] == "P750L" and h1["SUBARRAY"] == "FULL"
     for h in (h1, h2):
         dra = (h["DITH_RA"] - TARGET[0]) * np.cos(np.deg2rad(TARGET[1])) * 3600
@@ -127,9 +128,10 @@ def test_nod_pair_headers_and_positions(nods):
 
 
 def test_sky_through_the_slit_is_the_documented_surface_brightness(nods, refs):
-    """The sky in the slit, calibrated (DN/s / FLAT x PHOTMJSR RELRESPONSE), is slit width (px) x B(lambda) MJy/sr, within 0.5 % (the row wavelength of the
-    trace centre is used for the whole slit; the trace tilts by < 0.1 px over it); no light
-    outside the slit's image."""
+    """The sky in the slit, calibrated (DN/s / FLAT x PHOTMJSR RELRESPONSE), is slit width (px)
+    x B(lambda) MJy/sr, within 0.5 % (the row wavelength of the trace centre is used for the
+    whole slit; the trace tilts by < 0.1 px over it); no light under the slit mask beside the
+    slit's image, the open field's dispersed sky beyond it."""
     exposure = nods[0]
     truth = exposure.truth
     sky = truth.rate_dn - truth.spectrum.source_rate_dn

@@ -332,7 +332,8 @@ def target_reference_pixel(s: Setup, pointing: sim_pointing.ExposurePointing) ->
 
 
 def transit_signal(s: Setup, catalog: Table, response: np.ndarray, gain: np.ndarray, int_mid_mjd: np.ndarray,
-                   target_scene: np.ndarray | None = None) -> tuple[tuple[np.ndarray, np.ndarray] | None, TransitTruth | None]:
+                   target_scene: np.ndarray | None = None
+                   ) -> tuple[tuple[np.ndarray, np.ndarray] | None, TransitTruth | None]:
     """The transited part of the scene and its truth, or (None, None) without a transit.
 
     Parameters

@@ -60,7 +60,8 @@ if TYPE_CHECKING:
     from .config import ExposureConfig, Setup
 
 __all__ = ["SourceSpectrum", "SpectrumTruth", "LrsScene", "is_lrs", "aperture_pixel", "lrs_scene", "lrs_cards",
-           "nod_pair", "read_spectrum_truth", "electron_response", "specwcs_of", "sky_mjysr", "SKY_MJYSR_10UM", "DEFAULT_NOD_ARCSEC"]
+           "nod_pair", "read_spectrum_truth", "electron_response", "specwcs_of", "sky_mjysr", "SKY_MJYSR_10UM",
+           "DEFAULT_NOD_ARCSEC"]
 
 #: Sky surface brightness at 10 um, MJy/sr.
 SKY_MJYSR_10UM = 10.0

@@ -9,8 +9,8 @@ Point source (e-/s per pixel): row ``y`` of the window collects
     e(y) = int F_nu(lambda) 1e-26 A T(lambda) S(lambda) / (h lambda) dlambda
 
 over the row's wavelength band ``[lambda(y + 1/2), lambda(y - 1/2)]`` (the WCS's lambda(y);
-8-point Gauss-Legendre in lambda), S = the slit transmission at the source's cross-slit offset
-(fixed slit; 1 slitless).  Across the trace the light is a pixel-integrated Gaussian (sigma of
+8-point Gauss-Legendre in lambda), S = the slit transmission (fixed slit, at the source's
+cross-slit offset: beta of the WCS's alpha_beta frame; 1 slitless).  Across the trace the light is a pixel-integrated Gaussian (sigma of
 :func:`streamcal.refs.synth_lrs.psf_sigma_arcsec`) centred where the WCS inverse puts the source
 at the row's wavelength: the target (TARG_RA/TARG_DEC) sits at the aperture reference point
 (IMX/IMY or IMXSLTL/IMYSLTL) moved by the dither offset XOFFSET/YOFFSET (a nod along the slit).
@@ -256,8 +256,11 @@ def _source_image(det, wcs: WCS, spectrum: SourceSpectrum, ra: float, dec: float
     on = np.isfinite(centres)
     lam = np.where(on, centres, REFERENCE_WAVELENGTH)
     x_rows = np.asarray(wcs.invert(np.full(ny, ra), np.full(ny, dec), lam, with_bounding_box=False)[0], np.float64)
-    # the source sits on the slit's centre line: cross-slit offset 0 (nods move along the slit)
-    electrons = _row_electrons(det, spectrum, edges, 0.0 if slit else None)
+    # the cross-slit offset is beta of the alpha_beta frame (arcsec): ~0 for nods along the slit;
+    # a pointing error across the slit costs light that jwst's pathloss cannot see (its inverse
+    # WCS drops beta), as in real data
+    beta = float(wcs.get_transform("world", "alpha_beta")(ra, dec, REFERENCE_WAVELENGTH)[1])
+    electrons = _row_electrons(det, spectrum, edges, beta if slit else None)
     sigma = synth_lrs.psf_sigma_arcsec(lam, det.pixel_scale) / det.pixel_scale
     image = _cross_profile(np.where(on, x_rows, 0.0), sigma, nx) * np.where(on, electrons, 0.0)[:, None]
     return image, float(x_ref), float(y_ref)

@@ -276,7 +276,7 @@ def _open_field_sky(det, level: float) -> float:
 def _slit_columns(specwcs: LrsSpecwcs, zero: tuple[float, float]) -> tuple[int, int]:
     """First and last column of the slit's dispersed image (the WAVETABLE box)."""
     c = specwcs.corners
-    return int(math.floor(c["x0"].min() + zero[0] + 0.5)), int(math.ceil(c["x1"].max() + zero[0] - 0.5))
+    return int(math.floor(c.x0.min() + zero[0] + 0.5)), int(math.ceil(c.x1.max() + zero[0] - 0.5))
 
 
 def _sky_image(det, wcs: WCS, specwcs: LrsSpecwcs, shape: tuple[int, int], slit: bool, level: float,

@@ -43,7 +43,7 @@ from ..refs.model import RefData
 from .build import v2v3_to_sky, velocity_aberration
 from .pointing import Pointing
 
-__all__ = ["LrsSpecwcs", "LRS_EXP_TYPES", "SPLINE_SMOOTHING", "lrs_wcs", "lrs_frames", "reference_point",
+__all__ = ["LrsSpecwcs", "WavetableCorners", "LRS_EXP_TYPES", "SPLINE_SMOOTHING", "lrs_wcs", "lrs_frames", "reference_point",
            "wavelength_map", "slit_vertices_world"]
 
 #: The two LRS exposure types and whether each is the slit one.
@@ -57,7 +57,23 @@ C_M_PER_S = 299792458.0
 _CORNERS = ("x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class WavetableCorners:
+    """The WAVETABLE box of each wavelength element, pixels relative to the reference point:
+    ``(x0, y0)`` upper left, ``(x1, y1)`` upper right, ``(x2, y2)`` lower right, ``(x3, y3)``
+    lower left (float64 arrays, one value per row of the table)."""
+
+    x0: np.ndarray
+    y0: np.ndarray
+    x1: np.ndarray
+    y1: np.ndarray
+    x2: np.ndarray
+    y2: np.ndarray
+    x3: np.ndarray
+    y3: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class LrsSpecwcs:
     """A MIRI LRS SPECWCS reference file (stdatamodels ``MiriLRSSpecwcsModel``).
 
@@ -73,9 +89,8 @@ class LrsSpecwcs:
         WAVETABLE trace centre per wavelength element, pixels relative to the reference point.
     wavelength : ndarray, float64
         WAVETABLE wavelength, micron.
-    corners : dict of str to ndarray
-        WAVETABLE ``x0, y0`` (upper left), ``x1, y1`` (upper right), ``x2, y2`` (lower right),
-        ``x3, y3`` (lower left) of each element's box, pixels relative to the reference point.
+    corners : WavetableCorners
+        WAVETABLE corners of each element's box, pixels relative to the reference point.
     """
 
     x_ref: float
@@ -87,7 +102,7 @@ class LrsSpecwcs:
     x_center: np.ndarray
     y_center: np.ndarray
     wavelength: np.ndarray
-    corners: dict
+    corners: WavetableCorners
 
     @classmethod
     def from_refdata(cls, ref: RefData) -> LrsSpecwcs:
@@ -114,7 +129,8 @@ class LrsSpecwcs:
         v2, v3 = (None if any(v is None for v in vs) else tuple(float(v) for v in vs) for vs in verts)
         h = ref.header
         return cls(float(h["IMX"]), float(h["IMY"]), float(h["IMXSLTL"]), float(h["IMYSLTL"]), v2, v3,
-                   col("x_center"), col("y_center"), col("wavelength"), {c: col(c) for c in _CORNERS})
+                   col("x_center"), col("y_center"), col("wavelength"),
+                   WavetableCorners(*(col(c) for c in _CORNERS)))
 
 
 def _is_slit(exp_type: str) -> bool:
@@ -158,9 +174,9 @@ def _smoothed_table(ysub: np.ndarray, values: np.ndarray, name: str) -> m.Tabula
 def _bounding_box(specwcs: LrsSpecwcs, slit: bool, zero: tuple[float, float], dx: m.Tabular1D,
                   substrt: tuple[int, int], subsize: tuple[int, int]) -> tuple:
     c = specwcs.corners
-    rows = (np.floor(c["y2"].min() + zero[1]) - 0.5, np.ceil(c["y0"].max() + zero[1]) + 0.5)
+    rows = (np.floor(c.y2.min() + zero[1]) - 0.5, np.ceil(c.y0.max() + zero[1]) + 0.5)
     if slit:
-        cols = (np.floor(c["x0"].min() + zero[0]) - 0.5, np.ceil(c["x1"].max() + zero[0]) + 0.5)
+        cols = (np.floor(c.x0.min() + zero[0]) - 0.5, np.ceil(c.x1.max() + zero[0]) + 0.5)
         rows = (dx.points[0].min(), dx.points[0].max())
     else:
         cols = (substrt[0] - 1 + SLITLESS_REFERENCE_COLUMNS - 0.5, subsize[0] - 1 + 0.5)

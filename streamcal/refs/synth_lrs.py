@@ -167,6 +167,7 @@ def file_tag(reftype: str, detector: Detector, meta: ExposureMeta) -> str:
 
 
 def is_asdf(reftype: str, detector: Detector, meta: ExposureMeta | None) -> bool:
+    """generate.py contract: every LRS file is FITS, as in CRDS."""
     return False
 
 

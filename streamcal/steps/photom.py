@@ -25,7 +25,7 @@ Then ``SCI, ERR *= C`` and ``VAR_* *= C^2``; BUNIT becomes MJy/sr; the SCI heade
 PHOTMJSR (C), PHOTUJA2 (C in uJy/arcsec^2), PIXAR_SR and PIXAR_A2 (from the AREA file's
 header, else the PHOTOM file's); the AREA map (relative pixel area, cut to the subarray) is
 attached as ``model.area``.  NaN and DO_NOT_USE are made to agree afterwards, as in jwst.
-Spectroscopic photometry (relative response per wavelength) is not implemented.
+Spectral images (MIRI LRS, NIRCam/NIRISS grisms) are calibrated by :mod:`.photom_spec`.
 """
 
 from __future__ import annotations
@@ -226,7 +226,8 @@ def run(image: ImageModel, refs: Mapping[str, RefData], params: Params = Params(
     if params.skip:
         return image, skipped("skipped by parameter")
     if any(marker in image.meta.exp_type for marker in _SPECTRAL_MARKERS):
-        raise NotImplementedStepError(f"photom for {image.meta.exp_type} (spectroscopic) is not implemented")
+        from . import photom_spec  # spectra: per-pixel relative response (imports this module)
+        return photom_spec.run(image, refs, params)
     ref = refs["photom"]
     factor, note = _conversion(image, ref, params)
     if factor is None:

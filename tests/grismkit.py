@@ -69,6 +69,8 @@ def jwst_model(case: GrismCase, nints: int = 0):
     shape = (nints, *case.shape) if nints else case.shape
     m = datamodels.CubeModel(shape) if nints else datamodels.ImageModel(shape)
     m.data[...] = 1.0
+    m.err = np.zeros(shape, dtype=np.float32)
+    m.dq = np.zeros(shape, dtype=np.uint32)
     ins = m.meta.instrument
     ins.name, ins.detector = case.instrument, case.detector
     if case.instrument == "NIRCAM":

@@ -125,7 +125,8 @@ def nircam_specwcs_tree(detector: Detector, grism: str, band: str, name: str, *,
     evaluate a field-dependent along-dispersion offset for scalar source positions (its
     extract_2d wavelength grids and TSGRISM WCS pass arrays), so that form is made only on
     request (``along_field_dependent``, for the trace-model tests).  ``field_dependent=False``
-    gives the time-series form: polynomials in t only (as the in-flight TSGRISM/DHS files).
+    gives the time-series form: polynomials in t only (as the in-flight TSGRISM/DHS files),
+    with ``invdispx`` (GRISMR) / ``invdispy`` (GRISMC).
     """
     lo, hi = NIRCAM_BANDS[band]
     l0, span = lo - _MARGIN, (hi - lo) + 2 * _MARGIN
@@ -150,7 +151,14 @@ def nircam_specwcs_tree(detector: Detector, grism: str, band: str, name: str, *,
                  f"Synthetic NIRCam {grism} {band} grism dispersion, order +1",
                  filter=band, pupil=grism, module=detector.name[3] if detector.name.startswith("NRC") else "A")
     meta.update({"input_units": u.micron, "output_units": u.micron})
-    return {"meta": meta, "orders": [1], "displ": [displ], "dispx": [dispx], "dispy": [dispy]}
+    tree = {"meta": meta, "orders": [1], "displ": [displ], "dispx": [dispx], "dispy": [dispy]}
+    if not field_dependent:
+        # the exact inverse of the linear along-dispersion offset: jwst 3.0's TSGRISM cutout
+        # wavelengths (2-D pixel grids) need it -- without it jwst keeps one row of the grid
+        length = span / NIRCAM_DISPERSION
+        inverse = Polynomial1D(1, c0=-start / length, c1=1.0 / length)
+        tree["invdispx" if grism == "GRISMR" else "invdispy"] = [inverse]
+    return tree
 
 
 def _niriss_order(order: int, lo: float, hi: float) -> tuple[Polynomial1D, Polynomial1D, list, list]:
@@ -160,7 +168,7 @@ def _niriss_order(order: int, lo: float, hi: float) -> tuple[Polynomial1D, Polyn
         length, start = 6.0, -3.0       # zeroth order: a short smear
     else:
         length = order * span / NIRISS_DISPERSION
-        start = order * (l0 / NIRISS_DISPERSION - 1900.0)
+        start = 20.0 * order            # the trace starts 20 px (order 1) from the source
     along = [_field(start, 2e-3 * order, 1e-3), _field(length, 1e-5 * length, -5e-6 * length),
              _field(0.01 * length)]
     across = [_field(1.0 * order, 5e-4, -3e-4), _field(1.5 * order, 1e-4), _field(0.8 * order)]

@@ -196,6 +196,8 @@ class ImageModel:
     var_flat: np.ndarray | None = None
     area: np.ndarray | None = None
     wcs: Any = None
+    #: Point-source slit-loss correction applied by pathloss (MIRI LRS FS; the PATHLOSS_PS extension).
+    pathloss_point: np.ndarray | None = None
 
 
 @dataclass

@@ -19,9 +19,10 @@ from astropy.io import fits
 from conftest import extdata
 from jwstkit import offline_crds
 from streamcal import dqflags
+from streamcal.errors import NotImplementedStepError
 from streamcal.models import ExposureMeta, ImageModel
 from streamcal.refs.io import read_reffile
-from streamcal.steps import photom, photom_spec, srctype
+from streamcal.steps import pathloss, photom, photom_spec, srctype
 from stepkit import header
 
 datamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
@@ -231,5 +232,87 @@ def test_photom_nircam_wfss_real_reffile_matches_jwst(tmp_path):
 
 
 def test_photom_grism_needs_the_order():
-    with pytest.raises(ValueError, match="order"):
+    with pytest.raises(NotImplementedStepError, match="order"):
         photom_spec.row_keys("NRC_WFSS", "F444W", "GRISMR", "FULL", None)
+
+
+# ------------------------------------------------------------------------------ pathloss
+
+def _simple_lrs_wcs(x0=3.0, y0=20.0):
+    """detector -> (ra, dec, lambda): linear, with the reference-point shifts jwst reads as
+    offset_1/offset_2, and an analytic inverse (x maps to ra, y to dec and lambda)."""
+    from astropy import units as u
+    from astropy.modeling import models as am
+    from astropy import coordinates as coord
+    from gwcs import WCS, coordinate_frames as cf
+
+    scale = 0.11 / 3600.0
+    ref = am.Shift(-x0) & am.Shift(-y0) | am.Shift(x0) & am.Shift(y0)
+    sky = am.Linear1D(scale, 80.0) & am.Linear1D(scale, -69.0) & am.Linear1D(-0.2, 12.5)
+    # a leading leaf without parameters, as in jwst's LRS WCS: the shifts are then offset_1/2
+    forward = am.Mapping((0, 1)) | ref | am.Mapping((0, 1, 1)) | sky
+    forward.inverse = (am.Linear1D(scale, 80.0).inverse & am.Linear1D(scale, -69.0).inverse
+                       & am.Linear1D(-0.2, 12.5).inverse) | am.Mapping((0, 1), n_inputs=3)
+    det = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
+    world = cf.CompositeFrame([cf.CelestialFrame(reference_frame=coord.ICRS(), name="sky", axes_order=(0, 1),
+                                                 unit=(u.deg, u.deg)),
+                               cf.SpectralFrame(name="spectral", axes_order=(2,), unit=(u.um,))], name="world")
+    return WCS([(det, forward), (world, None)])
+
+
+def _lrs_pathloss_file(path):
+    waves = np.linspace(13.0, 4.0, 30).astype(np.float32)  # decreasing, as the CRDS files
+    xs, ys = np.arange(-24.0, 24.01, 2.0), np.arange(-2.5, 2.51, 0.25)
+    cube = (1.0 + 0.02 * waves[:, None, None] * (1 + ys[None, :, None] ** 2)
+            + 0.001 * xs[None, None, :]).astype(np.float32)
+    table = np.zeros(len(waves), dtype=[("wavelength", "f4"), ("pathloss", "f4", cube.shape[1:]),
+                                        ("pathloss_err", "f4", cube.shape[1:])])
+    table["wavelength"], table["pathloss"] = waves, cube
+    model = datamodels.MirLrsPathlossModel(pathloss_table=table)
+    w = model.meta.wcsinfo
+    w.crpix1, w.crval1, w.cdelt1, w.crpix2, w.crval2, w.cdelt2 = 1.0, -24.0, 2.0, 1.0, -2.5, 0.25
+    model.meta.instrument.name, model.meta.reftype = "MIRI", "PATHLOSS"
+    _ref_meta(model)
+    model.save(path)
+    return path
+
+
+@pytest.mark.parametrize("offset", [(3.3, 0.4), (40.0, 0.0)], ids=["in-slit", "off-map"])
+def test_pathloss_lrs_matches_jwst(tmp_path, offset):
+    from jwst.pathloss import PathLossStep
+
+    path = _lrs_pathloss_file(tmp_path / "lrs_pathloss.fits")
+    wcs = _simple_lrs_wcs()
+    scale = 0.11 / 3600.0
+    ra, dec = 80.0 + scale * (3.0 + offset[0]), -69.0 + scale * (20.0 + offset[1])
+    wl = _lrs_wavelength().astype(np.float32)
+    data = np.random.default_rng(3).normal(10.0, 1.0, (2,) + wl.shape)
+    image = _sc_image(data, "MIR_LRS-FIXEDSLIT", miri=True, FILTER="P750L", SRCTYPE="POINT",
+                      TARG_RA=ra, TARG_DEC=dec)
+    image.wcs = wcs
+    jw = _jwst_like(datamodels.SlitModel(data.shape), image)
+    jw.wavelength = wl.copy()
+    jw.meta.wcs = wcs
+    jw.meta.instrument.name, jw.meta.instrument.detector = "MIRI", "MIRIMAGE"
+    jw.meta.exposure.type, jw.meta.target.source_type = "MIR_LRS-FIXEDSLIT", "POINT"
+    jw.meta.target.ra, jw.meta.target.dec = ra, dec
+    with offline_crds(tmp_path / "crds"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        jw = PathLossStep.call(jw, override_pathloss=str(path))
+
+    image, report = pathloss.run(image, {"pathloss": read_reffile(path)}, pathloss.Params(), wavelength=wl)
+    assert jw.meta.cal_step.pathloss == "COMPLETE" and report.status == "COMPLETE"
+    _assert_arrays(image, jw)
+    np.testing.assert_allclose(image.pathloss_point, jw.pathloss_point, rtol=RTOL, equal_nan=True)
+    assert ("slit centre" in report.note) == (offset[0] > 24)
+    if offset[0] < 24:
+        assert "(3.300, 0.400)" in report.note  # the target went through the inverse WCS
+
+
+def test_pathloss_skips_extended_and_refuses_user_slit_loc(tmp_path):
+    path = _lrs_pathloss_file(tmp_path / "lrs_pathloss.fits")
+    image = _sc_image(np.ones((4, 3)), "MIR_LRS-FIXEDSLIT", miri=True, SRCTYPE="EXTENDED")
+    _, report = pathloss.run(image, {"pathloss": read_reffile(path)})
+    assert report.status == "SKIPPED" and np.all(image.data == 1.0)
+    with pytest.raises(NotImplementedStepError, match="user_slit_loc"):
+        pathloss.run(image, {}, pathloss.Params(user_slit_loc=0.1))

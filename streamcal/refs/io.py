@@ -148,7 +148,9 @@ def _to_refdata(path: Path, hdul: fits.HDUList, reftype: str | None,
     if "DQ" in arrays:
         arrays["DQ"] = translate_dq(arrays["DQ"].astype(np.uint32, copy=False), parse_dq_def(tables.get("DQ_DEF")))
     kind = (reftype or str(header.get("REFTYPE", "unknown"))).strip().lower()
-    return RefData(reftype=kind, path=str(path), header=header, arrays=arrays, tables=tables)
+    table_headers = {name: hdul[name].header.copy() for name in tables}
+    return RefData(reftype=kind, path=str(path), header=header, arrays=arrays, tables=tables,
+                   table_headers=table_headers)
 
 
 def reffile_hdulist(header: Mapping[str, object], images: Mapping[str, np.ndarray],

@@ -31,6 +31,8 @@ class RefData:
         ASDF reference files (distortion, filteroffset, ...): the file's tree, e.g.
         ``tree["model"]`` (an astropy.modeling transform) or ``tree["filters"]``; ``header``
         then holds the selection keywords taken from ``tree["meta"]``.  None for FITS files.
+    table_headers : dict of str to astropy.io.fits.Header
+        Headers of the table extensions by EXTNAME (the LRS PATHLOSS grid keywords live there).
     """
 
     reftype: str
@@ -39,6 +41,7 @@ class RefData:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     tables: dict[str, np.ndarray] = field(default_factory=dict)
     tree: dict[str, Any] | None = None
+    table_headers: dict[str, fits.Header] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

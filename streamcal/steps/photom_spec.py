@@ -77,6 +77,11 @@ class ResponseCurve:
 def row_keys(exp_type: str, filter_name: str, pupil: str, subarray: str, order: int | None) -> list[dict[str, str]]:
     """The key sets to try, in order, to find an exposure's PHOTOM row (module table).
 
+    Raises
+    ------
+    NotImplementedStepError
+        A mode not handled here, or a grism image without its order.
+
     Examples
     --------
     >>> row_keys("MIR_LRS-SLITLESS", "P750L", "N/A", "SLITLESSPRISM", None)
@@ -86,7 +91,9 @@ def row_keys(exp_type: str, filter_name: str, pupil: str, subarray: str, order: 
         return [{"filter": filter_name, "subarray": subarray}, {"filter": filter_name, "subarray": "GENERIC"}]
     if exp_type in GRISM_EXP_TYPES:
         if order is None:
-            raise ValueError(f"photom for {exp_type} needs the spectral order (SPORDER)")
+            # jwst calibrates the extract_2d cutouts (one order each), never the dispersed frame
+            raise NotImplementedStepError(f"photom for {exp_type} needs an extract_2d cutout with its spectral "
+                                          "order (SPORDER); the full dispersed frame is not calibrated")
         return [{"filter": filter_name, "pupil": pupil, "order": str(int(order))}]
     raise NotImplementedStepError(f"spectroscopic photom for {exp_type} is not implemented")
 

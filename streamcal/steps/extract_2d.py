@@ -33,7 +33,7 @@ from gwcs import WCS
 from .base import StepParams
 
 __all__ = ["Params", "CatalogSource", "GrismBox", "Cutout", "catalog_sources", "wavelength_ranges",
-           "extract_orders_for", "wfss_boxes", "tsgrism_box", "cutout", "to_index"]
+           "extract_orders_for", "wfss_boxes", "tsgrism_box", "cutout", "tsgrism_cutout", "to_index"]
 
 NAME = "extract_2d"
 REFTYPES: tuple[str, ...] = ("wavelengthrange",)

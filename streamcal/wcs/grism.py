@@ -46,8 +46,8 @@ from .exposure import exposure_wcs
 from .pointing import Pointing
 
 __all__ = ["FieldPoly", "TraceFunction", "GrismSpecwcs", "specwcs_from_tree", "trace", "trace_parameter",
-           "wavelength_at", "grism_wcs", "dispaxis_of", "stripe_specwcs", "GrismForward", "GrismBackward", "NIRCAM_SAMPLING",
-           "NIRISS_SAMPLING", "SPEED_OF_LIGHT"]
+           "wavelength_at", "grism_wcs", "dispaxis_of", "stripe_specwcs", "GrismForward", "GrismBackward",
+           "NIRCAM_SAMPLING", "NIRISS_SAMPLING", "SPEED_OF_LIGHT"]
 
 #: Number of t samples jwst 3.0 uses to invert NIRCam and NIRISS trace functions.
 NIRCAM_SAMPLING = 40

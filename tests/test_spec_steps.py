@@ -316,3 +316,60 @@ def test_pathloss_skips_extended_and_refuses_user_slit_loc(tmp_path):
     assert report.status == "SKIPPED" and np.all(image.data == 1.0)
     with pytest.raises(NotImplementedStepError, match="user_slit_loc"):
         pathloss.run(image, {}, pathloss.Params(user_slit_loc=0.1))
+
+
+# ------------------------------------------------------------------------------ flat_field
+
+def _flat_file(path, shape, substrt=(1, 1), seed=4):
+    rng = np.random.default_rng(seed)
+    flat = rng.uniform(0.8, 1.2, shape).astype(np.float32)
+    flat[12, 10], flat[20, 15] = np.nan, 0.0  # inside the science window below
+    dq = np.zeros(shape, np.uint32)
+    dq[30, 8] = dqflags.NO_FLAT_FIELD
+    model = datamodels.FlatModel(data=flat, err=np.full(shape, 0.01, np.float32), dq=dq)
+    model.meta.instrument.name, model.meta.reftype = "MIRI", "FLAT"
+    model.meta.subarray.name = "FULL" if substrt == (1, 1) else "GENERIC"
+    model.meta.subarray.xstart, model.meta.subarray.ystart = substrt
+    model.meta.subarray.xsize, model.meta.subarray.ysize = shape[1], shape[0]
+    _ref_meta(model)
+    model.save(path)
+    return path
+
+
+@pytest.mark.parametrize("exp_type, miri, filt, pupil", [("MIR_LRS-SLITLESS", True, "P750L", "N/A"),
+                                                         ("NRC_WFSS", False, "F444W", "GRISMR")])
+def test_flat_field_spectra_match_jwst(tmp_path, exp_type, miri, filt, pupil):
+    """A 3-int rateints on a 40 x 30 window at (x, y) = (5, 9) of a 60 x 50 flat: the subarray
+    cut, NaN/zero/NO_FLAT_FIELD flat pixels and VAR_FLAT as jwst."""
+    from jwst.flatfield import FlatFieldStep
+    from streamcal.steps import flat_field
+
+    path = _flat_file(tmp_path / "flat.fits", (60, 50))
+    data = np.random.default_rng(5).normal(30.0, 4.0, (3, 40, 30))
+    image = _sc_image(data, exp_type, miri=miri, FILTER=filt, PUPIL=pupil, SUBARRAY="SUBTEST",
+                      SUBSTRT1=5, SUBSTRT2=9, SUBSIZE1=30, SUBSIZE2=40)
+    jw = _jwst_like(datamodels.CubeModel(data.shape), image)
+    jw.meta.instrument.name = "MIRI" if miri else "NIRCAM"
+    jw.meta.instrument.detector = "MIRIMAGE" if miri else "NRCALONG"
+    jw.meta.exposure.type = exp_type
+    sub = jw.meta.subarray
+    sub.name, sub.xstart, sub.ystart, sub.xsize, sub.ysize = "SUBTEST", 5, 9, 30, 40
+    with offline_crds(tmp_path / "crds"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        jw = FlatFieldStep.call(jw, override_flat=str(path), override_fflat="N/A", override_sflat="N/A",
+                                override_dflat="N/A")
+
+    image, report = flat_field.run(image, {"flat": read_reffile(path, window=image.meta.window())},
+                                   flat_field.Params())
+    assert jw.meta.cal_step.flat_field == "COMPLETE" and report.status == "COMPLETE"
+    _assert_arrays(image, jw)
+    bad = (image.dq[0] & dqflags.NO_FLAT_FIELD) != 0
+    assert bad[12 - 8, 10 - 4] and bad[20 - 8, 15 - 4] and bad[30 - 8, 8 - 4] and bad.sum() == 3
+
+
+def test_flat_field_skips_a_grism_cutout():
+    from streamcal.steps import flat_field
+
+    image = _sc_image(np.ones((1, 4, 5)), "NRC_WFSS", miri=False, S_EXTR2D="COMPLETE")
+    _, report = flat_field.run(image, {"flat": None}, flat_field.Params())
+    assert report.status == "SKIPPED" and "extract_2d" in report.note and np.all(image.data == 1)

@@ -26,6 +26,18 @@ NIRSpec imaging EXP_TYPEs (NRS_IMAGE, NRS_TACQ, ...) are flat-fielded like every
 the FLAT selected for them (jwst ``do_flat_field``); only NIRSpec spectroscopy
 (:data:`NRS_SPECTRAL_EXP_TYPES`) uses jwst's three-part flats (FFLAT, SFLAT, DFLAT), which
 belong to calwebb_spec2 and are not implemented.
+
+Spectra other than NIRSpec (calwebb_spec2, jwst 3.0): MIR_LRS-FIXEDSLIT, MIR_LRS-SLITLESS and the
+slitless grisms (NRC_WFSS, NIS_WFSS, NRC_TSGRISM, MIR_WFSS) take the same single FLAT and the same
+arithmetic as imaging; what differs lies outside the arithmetic:
+
+- the FLAT is the one CRDS selects for the spectral element (P750L; the grism with its
+  blocking filter/pupil), cut to the exposure's subarray (SLITLESSPRISM, grism subarrays) by the
+  reference loader exactly as for imaging subarrays;
+- WFSS and TSGRISM are flat-fielded on the whole dispersed frame, *before* extract_2d (the grism
+  branch of spec2 runs flat_field first); an image on which extract_2d has already run
+  (S_EXTR2D = COMPLETE: a cutout) is skipped, as jwst skips every non-NIRSpec mode then;
+- LRS is flat-fielded after srctype, on the full rate/rateints (no cutout).
 """
 
 from __future__ import annotations
@@ -47,6 +59,9 @@ STATUS_KEYWORD = "S_FLAT"
 REFTYPES = ("flat",)
 OPTIONAL_REFTYPES: tuple[str, ...] = ()
 
+#: Non-NIRSpec spectral EXP_TYPEs, flat-fielded like imaging (module docstring).
+SPECTRAL_EXP_TYPES = frozenset({"MIR_LRS-FIXEDSLIT", "MIR_LRS-SLITLESS", "MIR_WFSS", "NRC_WFSS", "NIS_WFSS",
+                                "NRC_TSGRISM", "NRC_GRISM"})
 ERR_NOTE = "ERR_in divided by the flat (jwst 3.0 keeps the guider CDS ERR undivided)"
 #: NIRSpec spectroscopic EXP_TYPEs: jwst flat-fields them with FFLAT/SFLAT/DFLAT (unless
 #: LAMP_MODE = IMAGE; the lamp types have no stage 2 in the routing table, so never come here).
@@ -160,6 +175,9 @@ def run(image: ImageModel, refs: Mapping[str, RefData], params: Params = Params(
     if "flat" not in refs:
         return image, skipped("no flat reference file applies")
     check_supported(image.meta)
+    if str(image.header.get("S_EXTR2D", "")).strip().upper() == "COMPLETE":
+        # jwst flat-fields grism data before extract_2d; a cutout would get the flat twice
+        return image, skipped(f"extract_2d already ran on this {image.meta.exp_type} image: not flat-fielded")
     ref = refs["flat"]
     shape = image.data.shape[-2:]
     flat_err = ref_array(ref, "ERR", shape, ndim=(2,)) if "ERR" in ref.arrays else None

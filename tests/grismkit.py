@@ -35,6 +35,7 @@ class GrismCase:
     fwcpos: float | None = None
     xref_sci: float | None = None
     yref_sci: float | None = None
+    velosys: float | None = None
 
     @property
     def instrument(self) -> str:
@@ -88,6 +89,7 @@ def jwst_model(case: GrismCase, nints: int = 0):
     w.v3yangle, w.vparity, w.dispersion_direction = p.v3yangle, p.vparity, case.dispaxis
     if case.xref_sci is not None:
         w.siaf_xref_sci, w.siaf_yref_sci = case.xref_sci, case.yref_sci
+    w.velosys = case.velosys
     m.meta.velocity_aberration.scale_factor = p.va_scale
     m.meta.dither.x_offset, m.meta.dither.y_offset = 0.0, 0.0
     return m
@@ -114,7 +116,7 @@ def streamcal_wcs(case: GrismCase, paths: dict[str, Path]):
     distortion = read_asdf_reffile(paths["distortion"]).tree["model"]
     wcs = grism.grism_wcs(spec, POINTING, distortion, exp_type=case.exp_type, shape=case.shape,
                           dispaxis=case.dispaxis, substrt=case.substrt, fwcpos=case.fwcpos,
-                          xref_sci=case.xref_sci, yref_sci=case.yref_sci)
+                          xref_sci=case.xref_sci, yref_sci=case.yref_sci, velosys=case.velosys)
     return spec, wcs
 
 

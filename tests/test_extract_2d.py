@@ -84,13 +84,9 @@ def test_wfss_boxes_match_jwst(tmp_path, name, params):
     table.write(cat_path, format="ascii.ecsv")
     result = _jwst_wfss(case, paths, cat_path, tmp_path, **params)
 
-    p = e2d.Params(**{k: v for k, v in params.items()})
     wr = read_asdf_reffile(paths["wavelengthrange"]).tree
-    band = case.band
-    ranges = e2d.wavelength_ranges(wr, band, e2d.extract_orders_for(wr, band))
-    boxes = e2d.wfss_boxes(wcs, e2d.catalog_sources(table), ranges, shape=case.shape, dispaxis=case.dispaxis,
-                           params=p)
-    mine = [c for c in (e2d.cutout(wcs, b, case.shape) for b in boxes) if c is not None]
+    mine = e2d.wfss_cutouts(wcs, table, wr, band=case.band, shape=case.shape, dispaxis=case.dispaxis,
+                            params=e2d.Params(**params))
     theirs = [(int(s.source_id), int(s.meta.wcsinfo.spectral_order), s.xstart - 1, s.ystart - 1,
                s.data.shape) for s in result.slits]
     assert [(c.source_id, c.order, c.xstart, c.ystart, c.shape) for c in mine] == theirs

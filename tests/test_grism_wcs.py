@@ -222,3 +222,18 @@ def test_field_dependent_along_trace_matches_jwst_transforms(tmp_path, pupil):
         _, _, jl, _ = det2det(sx, sy, x0, y0, 1)
         sl = grism.wavelength_at(spec, sx, sy, x0, y0, 1, dispaxis=dispaxis)
         np.testing.assert_allclose(np.ravel(jl), sl, rtol=0, atol=WAVE_TOL)
+
+
+def test_grism_keywords_from_headers():
+    from astropy.io import fits
+
+    prim = fits.Header({"EXP_TYPE": "NIS_WFSS", "INSTRUME": "NIRISS", "FILTER": "GR150R", "PUPIL": "F150W",
+                        "FWCPOS": 0.25})
+    kw = grism.GrismKeywords.from_headers(prim, fits.Header({"VELOSYS": 1000.0}))
+    assert (kw.grism, kw.band, kw.dispaxis, kw.fwcpos, kw.velosys, kw.xref_sci) == ("GR150R", "F150W", 2, 0.25,
+                                                                                  1000.0, None)
+    prim = fits.Header({"EXP_TYPE": "NRC_TSGRISM", "INSTRUME": "NIRCAM", "FILTER": "F444W", "PUPIL": "GRISMR"})
+    kw = grism.GrismKeywords.from_headers(prim, fits.Header({"XREF_SCI": 1008.5, "YREF_SCI": 35.0, "DISPAXIS": 1}))
+    assert (kw.grism, kw.band, kw.dispaxis, kw.xref_sci, kw.yref_sci) == ("GRISMR", "F444W", 1, 1008.5, 35.0)
+    with pytest.raises(ValueError, match="grism"):
+        grism.GrismKeywords.from_headers(fits.Header({"EXP_TYPE": "NRC_IMAGE"}), fits.Header())

@@ -32,7 +32,7 @@ from gwcs import WCS
 
 from .base import StepParams
 
-__all__ = ["Params", "CatalogSource", "GrismBox", "Cutout", "catalog_sources", "wavelength_ranges",
+__all__ = ["Params", "CatalogSource", "GrismBox", "Cutout", "catalog_sources", "wavelength_ranges", "wfss_cutouts",
            "extract_orders_for", "wfss_boxes", "tsgrism_box", "cutout", "tsgrism_cutout", "to_index"]
 
 NAME = "extract_2d"
@@ -362,3 +362,34 @@ def tsgrism_cutout(wcs: WCS, shape: tuple[int, int], order: int, source_xpos: fl
     yy, xx = np.mgrid[lo:hi + 1, 0:shape[1]].astype(float)
     lam = np.asarray(wcs(xx, yy, np.full(xx.shape, order))[2], dtype=float).reshape(xx.shape)
     return Cutout(1, int(order), 0, lo, xx.shape, float(source_xpos), 34.0, np.nan, np.nan, False, lam)
+
+
+def wfss_cutouts(wcs: WCS, catalog, wavelengthrange: Mapping, *, band: str, shape: tuple[int, int],
+                 dispaxis: int, params: Params = Params()) -> list[Cutout]:
+    """All WFSS cutouts of an exposure, in jwst's order (brightest source first, then order).
+
+    Parameters
+    ----------
+    wcs : gwcs.WCS
+        The grism exposure's WCS.
+    catalog : astropy Table
+        The direct image's source catalog (jwst columns, :func:`catalog_sources`).
+    wavelengthrange : mapping
+        The WAVELENGTHRANGE tree.
+    band : str
+        NIRCam FILTER / NIRISS PUPIL.
+    shape : (ny, nx)
+    dispaxis : int
+    params : Params
+
+    Raises
+    ------
+    ValueError
+        No ranges for the band/orders, or no cutout at all (jwst fails the same way).
+    """
+    orders = params.extract_orders or extract_orders_for(wavelengthrange, band)
+    ranges = wavelength_ranges(wavelengthrange, band, orders)
+    boxes = wfss_boxes(wcs, catalog_sources(catalog), ranges, shape=shape, dispaxis=dispaxis, params=params)
+    if not boxes:
+        raise ValueError("no grism objects: no catalog source has a trace on the image")
+    return [c for c in (cutout(wcs, b, shape) for b in boxes) if c is not None]

@@ -47,7 +47,7 @@ from .pointing import Pointing
 
 __all__ = ["FieldPoly", "TraceFunction", "GrismSpecwcs", "specwcs_from_tree", "trace", "trace_parameter",
            "wavelength_at", "grism_wcs", "dispaxis_of", "stripe_specwcs", "GrismForward", "GrismBackward",
-           "NIRCAM_SAMPLING", "NIRISS_SAMPLING", "SPEED_OF_LIGHT"]
+           "GrismKeywords", "NIRCAM_SAMPLING", "NIRISS_SAMPLING", "SPEED_OF_LIGHT"]
 
 #: Number of t samples jwst 3.0 uses to invert NIRCam and NIRISS trace functions.
 NIRCAM_SAMPLING = 40
@@ -529,6 +529,64 @@ def grism_wcs(spec: GrismSpecwcs, pointing: Pointing, distortion: Model, *, exp_
         steps.append((f[name], step.transform & Identity(2)))
     steps.append((f["world"], None))
     return WCS(steps)
+
+
+@dataclass(frozen=True)
+class GrismKeywords:
+    """The exposure keywords a grism WCS needs beyond the pointing.
+
+    Attributes
+    ----------
+    exp_type, instrument : str
+    grism, band : str
+        NIRCam PUPIL / FILTER, NIRISS FILTER / PUPIL.
+    dispaxis : int
+        DISPAXIS, or the grism's own axis when the keyword is absent.
+    fwcpos : float or None
+        NIRISS FWCPOS (deg).
+    xref_sci, yref_sci : float or None
+        XREF_SCI, YREF_SCI (NRC_TSGRISM).
+    velosys : float or None
+        VELOSYS (m/s).
+    """
+
+    exp_type: str
+    instrument: str
+    grism: str
+    band: str
+    dispaxis: int
+    fwcpos: float | None = None
+    xref_sci: float | None = None
+    yref_sci: float | None = None
+    velosys: float | None = None
+
+    @classmethod
+    def from_headers(cls, primary, sci) -> GrismKeywords:
+        """From the primary and SCI headers of an exposure (keywords looked up in SCI first,
+        then primary, as jwst's schema places them: FWCPOS primary, XREF_SCI/VELOSYS/DISPAXIS
+        SCI).
+
+        Raises
+        ------
+        ValueError
+            Not a NIRCam/NIRISS grism EXP_TYPE.
+        """
+        def get(key):
+            for h in (sci, primary):
+                if h is not None and key in h and h[key] not in (None, ""):
+                    return h[key]
+            return None
+
+        exp_type = str(get("EXP_TYPE") or "").upper()
+        instrument = str(get("INSTRUME") or "").upper()
+        if exp_type not in ("NRC_WFSS", "NRC_TSGRISM", "NIS_WFSS"):
+            raise ValueError(f"{exp_type or 'no EXP_TYPE'}: not a NIRCam/NIRISS grism exposure")
+        filt, pupil = str(get("FILTER") or "").upper(), str(get("PUPIL") or "").upper()
+        grism, band = (filt, pupil) if instrument == "NIRISS" else (pupil, filt)
+        axis = get("DISPAXIS")
+        opt = (lambda key: None if get(key) is None else float(get(key)))
+        return cls(exp_type, instrument, grism, band, int(axis) if axis is not None else dispaxis_of(instrument, grism),
+                   opt("FWCPOS"), opt("XREF_SCI"), opt("YREF_SCI"), opt("VELOSYS"))
 
 
 def dispaxis_of(instrument: str, grism: str) -> int:

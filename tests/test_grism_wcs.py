@@ -237,3 +237,61 @@ def test_grism_keywords_from_headers():
     assert (kw.grism, kw.band, kw.dispaxis, kw.xref_sci, kw.yref_sci) == ("GRISMR", "F444W", 1, 1008.5, 35.0)
     with pytest.raises(ValueError, match="grism"):
         grism.GrismKeywords.from_headers(fits.Header({"EXP_TYPE": "NRC_IMAGE"}), fits.Header())
+
+
+def test_real_dhs_specwcs_through_jwst_assign_wcs(tmp_path):
+    """The in-flight NRCA1 specwcs through jwst 3.0's AssignWcsStep (NRC_TSGRISM, DHS subarray
+    SUB164STRIPE4_DHS, F150W2/GDHS0), on jwst's own mock DHS exposure and REGIONS file (its
+    test helpers) with streamcal's synthetic NRCA1 distortion: every sampled pixel's wavelength
+    and the trace back to the pixel, per stripe, from streamcal's reading of the same file.
+
+    streamcal builds no DHS WCS itself (the stripe packing is taken from jwst's
+    ``substripe_subarray_transforms``); this checks the dispersion, the stripe/field-point
+    selection and the barycentric factor.  jwst's DHS transform puts the source at (0, 0)
+    in the dispersion model (the trace polynomials carry the absolute position).
+    """
+    path = extdata("reffiles", "nircam_nrca1_specwcs.asdf")
+    pytest.importorskip("jwst")
+    helpers = pytest.importorskip("jwst.assign_wcs.tests.helpers")
+    from jwst.assign_wcs import AssignWcsStep, util
+    from stdatamodels.jwst.datamodels import RegionsModel
+
+    from grismkit import wcs_overrides
+    from jwstkit import offline_crds
+    from streamcal.detectors import get_detector
+    from streamcal.refs import synth_wcs
+    from streamcal.refs.asdf_io import write_asdf_reffile
+
+    model = helpers.make_mock_dhs_nrca1_rate()
+    regions = helpers.make_mock_dhs_nrca1_regions(model, tmp_path)
+    dist = tmp_path / "nrca1_distortion.asdf"
+    write_asdf_reffile(synth_wcs.distortion_tree(get_detector("NRCA1"), dist.name, "t"), dist)
+    over = wcs_overrides({"distortion": dist, "specwcs": path})
+    over["override_regions"] = regions
+    with offline_crds(tmp_path / "crds"):
+        wcs = AssignWcsStep.call(model, **over).meta.wcs
+    to_direct = wcs.get_transform("grism_detector", "direct_image")
+    ny, nx = model.data.shape[-2:]
+    yy, xx = np.mgrid[0:ny:5, 0:nx:61].astype(float)
+    _, _, lam, _, stripe = to_direct(xx, yy, np.ones_like(xx))
+    with RegionsModel(regions) as reg:
+        to_full = util.substripe_subarray_transforms(model, reg)
+    tree = read_asdf_reffile(path).tree
+    (field,) = {f for f in tree["fieldpoints"] if f in model.meta.aperture.pps_name}
+    factor = 1.0 / (1.0 + model.meta.wcsinfo.velosys / grism.SPEED_OF_LIGHT)
+    seen = np.unique(stripe[np.isfinite(stripe)]).astype(int)
+    assert list(seen) == [7, 8, 9, 10]
+    for s in seen:
+        sel = stripe == s
+        spec = grism.stripe_specwcs(tree, s, field)
+        xf, yf = to_full[s](xx[sel], yy[sel])
+        mine = grism.wavelength_at(spec, xf, yf, 0.0, 0.0, 1, dispaxis=1) * factor
+        np.testing.assert_allclose(mine, lam[sel], rtol=0, atol=WAVE_TOL)
+        # back: wavelength -> dispersed column (jwst's inverse of the stripe packing gives no
+        # meaningful row -- its own DHS test checks only x -- so y is not compared)
+        wl = np.linspace(np.nanmin(lam[sel]), np.nanmax(lam[sel]), 9)
+        jx, _, _ = wcs.get_transform("direct_image", "grism_detector")(
+            np.zeros(9), np.zeros(9), wl, np.ones(9), np.full(9, float(s)))
+        tx, ty = grism.trace(spec, 0.0, 0.0, wl / factor, 1)
+        sx, _ = to_full[s].inverse(tx, ty)
+        np.testing.assert_allclose(np.ravel(jx), sx, rtol=0, atol=PIX_TOL)

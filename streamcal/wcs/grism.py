@@ -494,6 +494,12 @@ def grism_wcs(spec: GrismSpecwcs, pointing: Pointing, distortion: Model, *, exp_
     velosys : float, optional
         Barycentric velocity (m/s): wavelengths are multiplied by 1 / (1 + velosys / c).
 
+    Notes
+    -----
+    The dispersion step is a :class:`GrismForward` (numpy, this module) with no ASDF
+    converter: this gwcs cannot be written into a product's ASDF extension as it is (jwst's
+    own converters for its grism transforms also drop the inverse models).
+
     Raises
     ------
     ValueError

@@ -103,5 +103,7 @@ class TestRun:
         assert background.run(target, {})[1].status == "SKIPPED"
         assert background.run(target, {}, background.Params(skip=True), backgrounds=[target])[1].status == "SKIPPED"
         wfss = replace(target, meta=replace(target.meta, exp_type="NIS_WFSS"))
-        with pytest.raises(NotImplementedStepError, match="NIS_WFSS"):
-            background.run(wfss, {}, backgrounds=[target])
+        assert background.run(wfss, {}, backgrounds=[target])[1].status == "SKIPPED"  # no BKG template
+        soss = replace(target, meta=replace(target.meta, exp_type="NIS_SOSS"))
+        with pytest.raises(NotImplementedStepError, match="NIS_SOSS"):
+            background.run(soss, {}, backgrounds=[target])

@@ -15,7 +15,11 @@ same detector, already in memory: the pipeline reads them and passes them as
    target ERR is left unchanged, as in jwst.  Pixels without any valid background value get a
    NaN background, hence a NaN SCI that later steps flag DO_NOT_USE.
 
-WFSS and SOSS backgrounds (a scaled reference template) are spec2 material: not implemented.
+The same nod/offset subtraction serves the spectroscopic modes with background members (MIRI LRS
+nods and offset backgrounds), as in jwst.  WFSS exposures instead get the scaled BKG template
+(:mod:`.background_wfss`), with the source mask given by the caller (``source_mask=``: a boolean
+array or a callable of the image, True on sources; the grism trace code builds it from the
+catalog and WAVELENGTHRANGE).  SOSS backgrounds are not implemented.
 """
 
 from __future__ import annotations
@@ -31,12 +35,16 @@ from astropy.utils.exceptions import AstropyUserWarning
 from ..errors import BadInputError, NotImplementedStepError
 from ..models import ExposureMeta, ImageModel
 from ..refs.model import RefData
+from . import background_wfss
+from ._common import ref_array, ref_dq
+from ._spectral import WFSS_EXP_TYPES, dispersion_axis
 from .base import StepParams, StepReport, skipped
 
 NAME = "background"
 STATUS_KEYWORD = "S_BKDSUB"
 REFTYPES: tuple[str, ...] = ()
-OPTIONAL_REFTYPES: tuple[str, ...] = ()
+#: The WFSS background template (asked for every exposure; only WFSS uses it).
+OPTIONAL_REFTYPES: tuple[str, ...] = ("bkg",)
 
 
 @dataclass(frozen=True)
@@ -51,11 +59,20 @@ class Params(StepParams):
         Clipping iterations; None: until nothing changes.
     save_results : bool
         Also write the background-subtracted exposure (``_bsub`` / ``_bsubints``).
+    wfss_maxiter : int
+        WFSS: outlier-rejection iterations of the template scaling.
+    wfss_rms_stop : float
+        WFSS: stop when the residual RMS improves by less than this, percent (0: never).
+    wfss_outlier_percent : float
+        WFSS: percentile rejected on each side per iteration.
     """
 
     sigma: float = 3.0
     maxiters: int | None = None
     save_results: bool = False
+    wfss_maxiter: int = 5
+    wfss_rms_stop: float = 0.0
+    wfss_outlier_percent: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -68,8 +85,8 @@ class Background:
 
 
 def check_supported(meta: ExposureMeta | None) -> None:
-    """WFSS/SOSS backgrounds need reference templates (spec2): not implemented."""
-    if meta is not None and any(m in meta.exp_type for m in ("WFSS", "SOSS")):
+    """SOSS backgrounds (template choice per column range) are not implemented."""
+    if meta is not None and "SOSS" in meta.exp_type:
         raise NotImplementedStepError(f"background for {meta.exp_type} (template scaling) is not implemented")
 
 
@@ -171,8 +188,60 @@ def subtract_inplace(image: ImageModel, background: Background) -> None:
 
 # ------------------------------------------------------------------------------ adapter
 
+def _source_mask(image: ImageModel, source_mask) -> np.ndarray | None:
+    mask = source_mask(image) if callable(source_mask) else source_mask
+    if mask is not None and np.shape(mask) != image.data.shape:
+        raise BadInputError(image.meta.filename, "background",
+                            f"source mask {np.shape(mask)} does not match the image {image.data.shape}")
+    return None if mask is None else np.asarray(mask, bool)
+
+
+def _enough(image: ImageModel, mask: np.ndarray, template: np.ndarray, from_catalog: bool) -> bool:
+    """jwst's check: a catalog mask (the callable) must leave 5 % usable background pixels with
+    a non-zero template; a user mask (an array) only has to leave one."""
+    if from_catalog:
+        return background_wfss.enough_background(image.dq, mask, template)
+    return background_wfss.enough_background(image.dq, mask, np.ones_like(template), min_fraction=0.0)
+
+
+def run_wfss(image: ImageModel, refs: Mapping[str, RefData], params: Params = Params(),
+             source_mask=None) -> tuple[ImageModel, StepReport]:
+    """Scale the BKG template to a WFSS rate image and subtract it, in place
+    (:mod:`.background_wfss`).
+
+    Parameters
+    ----------
+    source_mask : ndarray of bool, callable or None
+        True on sources; a callable gets ``image`` and returns the mask.  None: no source is
+        masked (jwst without a catalog).
+    """
+    if image.data.ndim != 2:
+        raise NotImplementedStepError("WFSS background for a rateints cube is not implemented")
+    if "bkg" not in refs:
+        return image, skipped("no BKG reference file: WFSS background not subtracted")  # as jwst
+    shape = image.data.shape
+    template = np.asarray(ref_array(refs["bkg"], "SCI", shape, ndim=(2,)), np.float32)
+    mask = _source_mask(image, source_mask)
+    if mask is None:  # jwst without a catalog: every pixel is background, no count check
+        mask = np.zeros(shape, bool)
+    elif not _enough(image, mask, template, from_catalog=callable(source_mask)):
+        return image, StepReport(status="FAILED", note="too few background pixels outside the sources",
+                                 keywords={"BKGSCALE": 0.0})
+    m = image.meta
+    fit = background_wfss.fit_scale(image.data, image.err, template, mask, percent=params.wfss_outlier_percent,
+                                    maxiter=params.wfss_maxiter, rms_stop=params.wfss_rms_stop / 100.0,
+                                    dispaxis=dispersion_axis(m.exp_type, m.filter, m.pupil))
+    if not np.isfinite(fit.factor):
+        return image, StepReport(status="FAILED", note="no finite template scale", keywords={"BKGSCALE": 0.0})
+    image.data -= fit.factor * template
+    image.dq |= ref_dq(refs["bkg"], shape)
+    return image, StepReport(note=f"WFSS template scaled by {fit.factor:.6g} ({fit.iterations} rejection "
+                                  f"iterations, {int(mask.sum())} source pixels masked)",
+                             keywords={"BKGSCALE": fit.factor})
+
+
 def run(image: ImageModel, refs: Mapping[str, RefData], params: Params = Params(), *,
-        backgrounds: Sequence[ImageModel] = ()) -> tuple[ImageModel, StepReport]:
+        backgrounds: Sequence[ImageModel] = (), source_mask=None) -> tuple[ImageModel, StepReport]:
     """Subtract the combined ``backgrounds`` from ``image`` in place.
 
     Parameters
@@ -187,6 +256,8 @@ def run(image: ImageModel, refs: Mapping[str, RefData], params: Params = Params(
     if params.skip:
         return image, skipped("skipped by parameter")
     check_supported(image.meta)
+    if image.meta.exp_type in WFSS_EXP_TYPES:  # the template always runs for WFSS, as in jwst
+        return run_wfss(image, refs, params, source_mask)
     if not backgrounds:
         return image, skipped("no background exposures in the association")
     for member in backgrounds:

@@ -447,3 +447,45 @@ def test_wfss_background_mask_callable_and_failures(tmp_path):
     everything = _sc_image(sci, "NRC_WFSS", miri=False, FILTER="F444W", PUPIL="GRISMR")
     _, report = background.run(everything, ref, source_mask=lambda im: np.ones(im.data.shape, bool))
     assert report.status == "FAILED" and np.array_equal(everything.data, sci)
+
+
+# ------------------------------------------------------------------------------ LRS, real WCS
+
+def test_lrs_fixed_slit_pathloss_then_photom_through_the_lrs_wcs(tmp_path):
+    """Model level: the wavelengths and the source position come from streamcal's LRS gwcs
+    (streamcal.wcs.lrs) and the synthetic LRS references; jwst gets the same gwcs as meta.wcs and
+    the same files, and runs PathLossStep then PhotomStep on a SlitModel, as spec2 does."""
+    from jwst.pathloss import PathLossStep
+    from jwst.photom import PhotomStep
+    from streamcal.refs import ReferenceSet
+    from streamcal.wcs.lrs import LrsSpecwcs, lrs_wcs, reference_point
+    from test_lrs_wcs import MODES, POINTING, meta_of
+
+    refs = ReferenceSet(cache_dir=tmp_path / "refs")
+    meta = meta_of("MIR_LRS-FIXEDSLIT")
+    spec = LrsSpecwcs.from_refdata(refs.get("specwcs", meta))
+    _, start, size = MODES["MIR_LRS-FIXEDSLIT"]
+    wcs = lrs_wcs(POINTING, refs.get("distortion", meta).tree["model"], spec, meta.exp_type, start, size)
+    x0, y0 = reference_point(spec, meta.exp_type, start)
+    ra, dec, _ = wcs(x0 + 1.3, y0 + 0.2, with_bounding_box=False)
+    data = np.random.default_rng(7).normal(5.0, 1.0, (size[1], size[0]))
+    image = _sc_image(data, meta.exp_type, miri=True, FILTER="P750L", SRCTYPE="POINT", TARG_RA=ra, TARG_DEC=dec)
+    image.wcs = wcs
+    jw = _jwst_like(datamodels.SlitModel(data.shape), image)
+    jw.meta.wcs = wcs
+    jw.meta.instrument.name, jw.meta.instrument.detector, jw.meta.instrument.filter = "MIRI", "MIRIMAGE", "P750L"
+    jw.meta.exposure.type, jw.meta.subarray.name = meta.exp_type, "FULL"
+    jw.meta.target.source_type, jw.meta.target.ra, jw.meta.target.dec = "POINT", ra, dec
+    jw.meta.exposure.mid_time = 60000.0
+    with offline_crds(tmp_path / "crds"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        jw = PathLossStep.call(jw, override_pathloss=str(refs.select("pathloss", meta)))
+        jw = PhotomStep.call(jw, override_photom=str(refs.select("photom", meta)), override_area="N/A")
+
+    image, rep_pl = pathloss.run(image, {"pathloss": refs.get("pathloss", meta)})
+    image, rep_ph = photom.run(image, {"photom": refs.get("photom", meta)})
+    # y comes back from the reference wavelength, so only the along-slit offset survives (as in jwst)
+    assert "(1.300, 0.000)" in rep_pl.note and rep_ph.status == "COMPLETE"
+    _assert_arrays(image, jw)
+    np.testing.assert_allclose(image.pathloss_point, jw.pathloss_point, rtol=RTOL, equal_nan=True)
+    assert np.isfinite(image.data).sum() > 1000  # the slit's trace is calibrated

@@ -520,3 +520,40 @@ def test_lrs_nod_background_matches_jwst():
     out, report = background.run(target, {}, background.Params(), backgrounds=members)
     assert report.status == "COMPLETE"
     _assert_arrays(out, jw, names=("data", "err"))
+
+
+def test_photom_niriss_wfss_column_dispersion_matches_jwst(tmp_path):
+    """NIS_WFSS GR150R disperses along y (DISPAXIS 2): the dispersion is taken down the columns."""
+    waves = np.linspace(1.2, 1.9, 80).astype(np.float32)
+    table = np.zeros(2, dtype=[("filter", "S12"), ("pupil", "S15"), ("order", "i2"), ("photmjsr", "f4"),
+                               ("uncertainty", "f4"), ("nelem", "i2"), ("wavelength", "f4", (100,)),
+                               ("relresponse", "f4", (100,)), ("reluncertainty", "f4", (100,))])
+    for i, order in enumerate((1, 2)):
+        table[i]["filter"], table[i]["pupil"], table[i]["order"] = "GR150R", "F150W", order
+        table[i]["photmjsr"], table[i]["nelem"] = 3.0 * order, 80
+        table[i]["wavelength"][:80] = waves
+        table[i]["relresponse"][:80] = 1.0 + 0.5 * np.sin(4 * waves)
+    ref = datamodels.NisWfssPhotomModel(phot_table=table)
+    ref.meta.instrument.name, ref.meta.reftype = "NIRISS", "PHOTOM"
+    ref.meta.photometry.pixelarea_steradians, ref.meta.photometry.pixelarea_arcsecsq = 1e-13, 0.0043
+    _ref_meta(ref)
+    path = tmp_path / "nis_photom.fits"
+    ref.save(path)
+
+    wl = np.ascontiguousarray(  # a GRISMR-like cutout transposed: y is the dispersion axis
+        _wfss_cutout(ny=7, nx=120, wl0=1.3, wl1=1.8).T)
+    data = np.random.default_rng(9).normal(1.0, 0.2, wl.shape)
+    image = _sc_image(data, "NIS_WFSS", miri=False, FILTER="GR150R", PUPIL="F150W", SPORDER=2)
+    slit = _jwst_like(datamodels.SlitModel(data.shape), image)
+    slit.wavelength, slit.name = wl.copy(), "7"
+    slit.meta.wcsinfo.spectral_order = 2
+    jw = datamodels.MultiSlitModel()
+    jw.slits.append(slit)
+    jw.meta.instrument.name, jw.meta.instrument.detector = "NIRISS", "NIS"
+    jw.meta.instrument.filter, jw.meta.instrument.pupil = "GR150R", "F150W"
+    jw.meta.exposure.type, jw.meta.exposure.mid_time = "NIS_WFSS", 60000.0
+    jw = _jwst_photom(jw, path, tmp_path)
+
+    image, report = photom_spec.run(image, {"photom": read_reffile(path)}, photom.Params(), wavelength=wl)
+    assert "row 1" in report.note and "dispersion" in report.note
+    _assert_arrays(image, jw.slits[0])

@@ -224,7 +224,9 @@ _NIR_SUBARRAYS: dict[str, dict[str, tuple]] = {
         _nir("SUB64P", 1, 1, 64, 64, 1), _nir("SUB160P", 1, 1, 160, 160, 1),
         _nir("SUB400P", 1, 1, 400, 400, 1),
         _nir("SUBGRISM64", 1, 1, 2048, 64, 4), _nir("SUBGRISM128", 1, 1, 2048, 128, 4),
-        _nir("SUBGRISM256", 1, 1, 2048, 256, 4)])},
+        _nir("SUBGRISM256", 1, 1, 2048, 256, 4),
+        # coronagraphic (NRCALONG; starts as the real PSFMASK references give them)
+        _nir("SUB320A335R", 492, 1502, 320, 320, 1), _nir("SUB320ALWB", 1455, 1508, 320, 320, 1)])},
     "NIRISS": {**_FULL_NIR, **dict([
         _nir("SUBSTRIP96", 1, 1803, 2048, 96, 1), _nir("SUBSTRIP256", 1, 1793, 2048, 256, 1),
         _nir("SUB80", 1, 1, 80, 80, 1), _nir("SUB64", 1, 1, 64, 64, 1),

@@ -147,7 +147,8 @@ REGISTRY: dict[str, PipelineEntry] = {e.name: e for e in (
                   PoolDefaults(size=1, num_cpus=0.125, memory_mb=3072, max_in_flight=1, prefault_mb=2400)),
     _later(SPEC3, 3, ("asn",), ("s2d", "s3d", "x1d", "c1d")),
     _later(AMI3, 3, ("asn",), ("ami-oi", "amimulti-oi", "aminorm-oi")),
-    _later(CORON3, 3, ("asn",), ("psfstack", "psfalign", "psfsub", "crfints", "i2d")),
+    PipelineEntry(CORON3, "coron3", 3, ("asn",), ("psfstack", "psfalign", "psfsub", "crfints", "i2d"), "streamcal",
+                  "streamcal.pipelines.coron3", PoolDefaults(size=1, num_cpus=0.0, memory_mb=1024, max_in_flight=1)),
     # imaging time series (outlier_detection, tso_photometry); spectroscopic members say what is missing.
     # No CPU reserved: every pool together must fit 2 CPUs, and a light curve takes well under a second
     PipelineEntry(TSO3, "tso3", 3, ("asn",), ("crfints", "phot", "x1dints", "whtlt"), "streamcal",

@@ -247,7 +247,8 @@ class StandInWorker:
     """
 
     __test__ = False
-    _STAGE3 = {"calwebb_image3": ("i2d", "cat", "segm"), "calwebb_tso3": ("crfints", "phot")}
+    _STAGE3 = {"calwebb_image3": ("i2d", "cat", "segm"), "calwebb_tso3": ("crfints", "phot"),
+               "calwebb_coron3": ("psfstack", "crfints", "psfalign", "psfsub", "i2d")}
 
     def _suffixes(self, job, stage: int) -> tuple[str, ...]:
         """The products a pipeline makes of a job (time series: per-integration products)."""

@@ -144,6 +144,22 @@ def run_tso3(asn: Path, out: Path, refs, steps: dict | None = None) -> None:
     pipeline.run(str(asn))
 
 
+def run_coron3(asn: Path, out: Path, refs, psfmask: str | Path | None = None, steps: dict | None = None) -> None:
+    """jwst's Coron3Pipeline on a coron3 ASN file (``_calints`` members beside it), offline:
+    align_refs' PSFMASK overridden (``psfmask``, default the synthetic file for the first
+    member), which also serves the pipeline's per-member prefetch; ``steps`` merged over that."""
+    import json
+
+    from jwst.pipeline import Coron3Pipeline
+
+    first = json.loads(asn.read_text())["products"][0]["members"][0]["expname"]
+    meta = ExposureMeta.from_header(read_header(asn.parent / first))
+    settings = {"align_refs": {"override_psfmask": str(psfmask) if psfmask else _ref(refs, "psfmask", meta)}}
+    for step, values in (steps or {}).items():
+        settings[step] = {**settings.get(step, {}), **values}
+    Coron3Pipeline.call(str(asn), steps=settings, output_dir=str(out), save_results=True)
+
+
 def run_assign_wcs(rate: Path, refs):
     """jwst's AssignWcsStep on a ``_rate`` given by file name (offline): the model with ``meta.wcs``."""
     from jwst.assign_wcs import AssignWcsStep
@@ -153,4 +169,4 @@ def run_assign_wcs(rate: Path, refs):
 
 
 __all__ = ["offline_crds", "detector1_steps", "image2_steps", "image3_steps", "assign_wcs_overrides",
-           "run_detector1", "run_image2", "run_image3", "run_tso3", "run_assign_wcs"]
+           "run_detector1", "run_image2", "run_image3", "run_tso3", "run_coron3", "run_assign_wcs"]

@@ -69,9 +69,17 @@ def _tso3(job: Job, sink: DirectorySink, refs, config: PipelineConfig):
                                lightcurve_dataset=sink.directory / LIGHTCURVE_DATASET)
 
 
+def _coron3(job: Job, sink: DirectorySink, refs, config: PipelineConfig):
+    from ..pipelines.coron3 import calibrate_coron3_file
+
+    return calibrate_coron3_file(job.path, sink, refs, allowed_roots=list(job.options.allowed_roots) or
+                                 [str(sink.directory)], partial=job.options.partial, options=_options(config))
+
+
 #: How each pipeline with the streamcal engine is run on a job's input.
 RUNNERS = {**{name: _stage1 for name in registry.stage_pipelines(1)},
-           registry.IMAGE2: _image2, registry.IMAGE3: _image3, registry.TSO3: _tso3}
+           registry.IMAGE2: _image2, registry.IMAGE3: _image3, registry.TSO3: _tso3,
+           registry.CORON3: _coron3}
 
 
 def run_job(job: Job, products_dir: str, refs=None, config: PipelineConfig = PipelineConfig()) -> Outcome:

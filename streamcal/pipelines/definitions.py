@@ -26,6 +26,8 @@ IMAGE2 = ("background", "assign_wcs", "flat_field", "photom", "resample")
 #: calwebb_tso3 for imaging (outlier_detection in its tso mode); the spectroscopic branch is not
 #: implemented (streamcal.pipelines.tso3).
 TSO3 = ("outlier_detection", "tso_photometry")
+#: calwebb_coron3 (jwst 3.0 order; outlier_detection in its coron mode), streamcal.pipelines.coron3.
+CORON3 = ("stack_refs", "align_refs", "klip", "outlier_detection", "resample")
 IMAGE3 = ("assign_mtwcs", "tweakreg", "skymatch", "outlier_detection", "resample", "source_catalog")
 
 
@@ -81,6 +83,7 @@ PIPELINES: dict[str, PipelineSpec] = {
         PipelineSpec("calwebb_image2", IMAGE2, IMAGE2, "cal", stage=2),
         PipelineSpec("calwebb_image3", IMAGE3, IMAGE3, "i2d", stage=3),
         PipelineSpec("calwebb_tso3", TSO3, TSO3, "phot", stage=3),
+        PipelineSpec("calwebb_coron3", CORON3, CORON3, "i2d", stage=3),
     )
 }
 

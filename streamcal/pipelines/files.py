@@ -76,6 +76,10 @@ def calibrate_file(path: str | Path, out: str | os.PathLike | ProductSink, refs,
         from .tso3 import calibrate_tso3_file
 
         return calibrate_tso3_file(path, sink, refs, allowed_roots=[Path(path).parent], options=options)
+    if asn_type == "coron3":
+        from .coron3 import calibrate_coron3_file
+
+        return calibrate_coron3_file(path, sink, refs, allowed_roots=[Path(path).parent], options=options)
     if asn_type:
         raise NotImplementedStepError(f"{Path(path).name}: {asn_type} associations need a stage-3 "
                                       "pipeline streamcal does not implement yet")

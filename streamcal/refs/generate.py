@@ -64,7 +64,7 @@ _DATAMODEL = {"mask": "MaskModel", "saturation": "SaturationModel", "superbias":
 #: - ``is_asdf(reftype, detector, meta) -> bool``: which of the two it builds;
 #: - optionally ``is_json(reftype, detector, meta) -> bool``: ``build`` returns the text of a
 #:   JSON file (jwst's EXTRACT1D), written as ``.json``.
-MODE_FAMILIES: tuple[str, ...] = ("synth_lrs", "synth_grism", "synth_extract1d")
+MODE_FAMILIES: tuple[str, ...] = ("synth_lrs", "synth_grism", "synth_extract1d", "synth_coron")
 
 
 def _family(reftype: str, detector: Detector, meta: ExposureMeta | None):

@@ -141,6 +141,8 @@ class ExposureConfig:
     transit_mid: float | None = None
     transit_duration: float | None = None
     transit_ingress: float | None = None
+    #: A coronagraphic scene (:class:`streamcal.sim.coron.CoronScene`) added to the illumination.
+    coron: object | None = None
     spectrum: SourceSpectrum | None = None
 
 

@@ -41,6 +41,7 @@ from ..wcs import filter_offset
 from . import headers, scene
 from . import pointing as sim_pointing
 from . import spectra
+from . import coron as sim_coron
 from . import transit as sim_transit
 from .config import ExposureConfig, Setup, primary_header, resolve
 from .electronics import BiasDrift, raw_ceiling, raw_from_linear, to_uint16
@@ -201,6 +202,11 @@ def illumination(s: Setup, pointing: sim_pointing.ExposurePointing) -> tuple[np.
     return image, catalog
 
 
+def _psf_sigma(s: Setup) -> float:
+    wavelength = scene.filter_wavelength_um(s.pupil if s.pupil.startswith("F") else s.filter, s.detector.instrument)
+    return scene.psf_sigma_pixels(wavelength, s.detector.pixel_scale)
+
+
 def render(s: Setup, catalog: Table) -> np.ndarray:
     """The sources of ``catalog`` (with pixel columns x, y) on the window, e-/s/pixel, float64:
     PSF-convolved images, or traces for dispersed modes."""
@@ -281,6 +287,8 @@ def simulate_exposure(config: ExposureConfig = ExposureConfig(), refs: Reference
     s = resolve(config)
     refs = refs if refs is not None else default_refs()
     header = primary_header(s)
+    if s.config.coron is not None:
+        header.update(sim_coron.header_cards(s.config.coron))
     meta = ExposureMeta.from_header(header, (s.config.nints, s.config.ngroups) + s.subarray.shape)
     arrays = detector_arrays(s, meta, refs)
     pointing = pointing_of(s, meta, refs)
@@ -292,6 +300,11 @@ def simulate_exposure(config: ExposureConfig = ExposureConfig(), refs: Reference
         header.update(spectra.lrs_cards(s, pointing.header))
     else:
         scene_e, catalog = illumination(s, pointing)
+    if s.config.coron is not None:  # the occulted star and its companion (streamcal.sim.coron)
+        scene_e = scene_e + sim_coron.render_coron(s.config.coron, s.detector.instrument, s.subarray.shape,
+                                                   _psf_sigma(s))
+        catalog = sim_coron.add_to_catalog(catalog, sim_coron.coron_rows(s.config.coron, s.subarray.shape,
+                                                                         pointing.wcs))
     response = arrays.flat * live if lrs is None else spectra.electron_response(arrays.flat, arrays.gain, s) * live
     rate_e = (scene_e * response).astype(np.float32)
     dark_e = arrays.dark_dn_per_s * arrays.gain * live

@@ -24,6 +24,9 @@ to NaN and the median over a window of that many integrations (NaN-propagating, 
 window's centre, the edges copied from the nearest full window) is the reference of each
 integration; otherwise the NaN-ignoring median of all integrations.  An outlier is
 ``|SCI - median| > snr1 * ERR``, flagged as in the imaging mode.  The products are ``crfints``.
+
+Coron mode (:func:`detect_coron_outliers`, calwebb_coron3): as TSO mode with the median of all
+integrations, pixels under ``maskpt`` x the clipped mean weight left out of it.
 """
 
 from __future__ import annotations
@@ -274,6 +277,50 @@ def detect_tso_outliers(model: ImageModel, params: Params = Params()) -> tuple[I
     width = params.rolling_window_width
     how = f"rolling median of {width}" if 1 < width < model.data.shape[0] else "median of all integrations"
     return _apply(model, outliers), StepReport(note=f"tso mode ({how}): {int(outliers.sum())} outlier pixels")
+
+
+def coron_median(data: np.ndarray, dq: np.ndarray, params: Params) -> np.ndarray:
+    """The reference of every integration of a coronagraphic cube (jwst ``coron`` mode): the
+    NaN-ignoring median of all integrations, pixels whose DQ weight (1 where DQ passes
+    ``good_bits``) is under ``maskpt`` x the clipped mean weight left out.
+
+    Returns
+    -------
+    ndarray (ny, nx)
+        SCI units.
+    """
+    weight = ((dq & np.uint32(bad_bits_from(params.good_bits))) == 0).astype(np.float32)
+    masked = np.array(data, dtype=np.float32, copy=True)
+    masked[weight < weight_threshold(weight, params.maskpt)] = np.nan
+    return nan_median(masked)
+
+
+def detect_coron_outliers(model: ImageModel, params: Params = Params()) -> tuple[ImageModel, StepReport]:
+    """Flag outliers in one coronagraphic cube against the median of its integrations
+    (calwebb_coron3; ``|SCI - median| > snr1 * ERR``, flagged as in the other modes).
+
+    Parameters
+    ----------
+    model : ImageModel
+        3-D ``calints`` (SCI/ERR in one unit, DQ uint32).
+    params : Params
+        Uses ``snr`` (primary value), ``maskpt``, ``good_bits``.
+
+    Returns
+    -------
+    model : ImageModel
+        A new model (the ``crfints`` content).
+    report : StepReport
+    """
+    if params.skip:
+        return model, skipped("skipped by parameter")
+    if model.data.ndim != 3:
+        raise ValueError(f"coron outlier detection needs a 3-D cube, got shape {model.data.shape}")
+    snr = _two_floats(params.snr, "snr")[0]
+    median = coron_median(model.data, model.dq, params)
+    with np.errstate(invalid="ignore"):
+        outliers = np.abs(model.data - median) > snr * np.nan_to_num(model.err)
+    return _apply(model, outliers), StepReport(note=f"coron mode: {int(outliers.sum())} outlier pixels")
 
 
 def run_tso(model: ImageModel, refs: Mapping, params: Params) -> tuple[ImageModel, StepReport]:

@@ -70,6 +70,9 @@ def mask_from_boxes(shape: tuple[int, int], boxes: Sequence[BBox]) -> np.ndarray
     """Source mask (True: source) from trace boxes: each box widened to whole pixels
     (floor of the lower, ceil of the upper limit, inclusive) and clipped to the image.
 
+    Any object with ``ymin, ymax, xmin, xmax`` (inclusive, 0-based) will do, e.g. the
+    :class:`streamcal.steps.extract_2d.GrismBox` list of ``wfss_boxes``.
+
     Examples
     --------
     >>> mask_from_boxes((3, 5), [BBox(0.2, 0.8, 1.5, 2.5)]).astype(int).tolist()

@@ -154,7 +154,7 @@ def read_coron_truth(path: str | Path) -> CoronTruth:
 def simulate_coron_sequence(out_dir: str | Path, *, detector: str = "NRCALONG", exp_type: str = "NRC_CORON",
                             subarray: str = "SUB320A335R", filter: str = "F335M", pupil: str | None = "MASKRND",
                             nints: int = 2, ngroups: int = 3, n_psf: int = 2, science: CoronScene = CoronScene(),
-                            psf_flux_ratio: float = 1.2, psf_offset: tuple[float, float] = (0.3, -0.2),
+                            psf_flux_ratio: float = 1.2, psf_offset: tuple[float, float] = (0.05, -0.03),
                             refs=None, **config) -> tuple[list[Path], list[Path]]:
     """A science exposure and ``n_psf`` PSF exposures (observations 1 and 2 of one visit... each
     its own exposure number) written to ``out_dir`` with truth in ``out_dir/truth``.

@@ -69,8 +69,8 @@ def test_run_job_classifies(raw, tmp_path, refs):
 def test_state_after_the_last_single_exposure_stage():
     assert after_single_stages(router.route({"EXP_TYPE": "NRC_DARK"}))[0] == "done"
     assert after_single_stages(router.route({"EXP_TYPE": "NRC_IMAGE"}))[0] == "waiting_association"
-    state, reason = after_single_stages(router.route({"EXP_TYPE": "NRC_CORON"}))
-    assert state == "failed" and "calwebb_coron3 is not implemented yet" in reason
+    state, reason = after_single_stages(router.route({"EXP_TYPE": "NIS_AMI"}))
+    assert state == "failed" and "calwebb_ami3 is not implemented yet" in reason
     assert is_asn_name("/l/jw01234-o001_image3_00001_asn.json") and not is_asn_name("/l/x_cal.fits")
 
 

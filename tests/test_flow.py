@@ -160,9 +160,9 @@ def test_transient_failures_are_retried_with_backoff_then_fail(tmp_path):
 
 def test_a_not_implemented_stage3_fails_without_passing_data_through(tmp_path):
     w = World(tmp_path)
-    w.run(w.land((root(1), header(1, exp_type="NRC_CORON"))))
+    w.run(w.land((root(1), header(1, exp_type="NIS_AMI", INSTRUME="NIRISS", DETECTOR="NIS"))))
     rec = w.ledger.get(1)
-    assert rec.state == "failed" and "calwebb_coron3 is not implemented yet" in rec.error
+    assert rec.state == "failed" and "calwebb_ami3 is not implemented yet" in rec.error
 
 
 def test_new_content_under_a_name_in_work_waits_for_it(tmp_path):

@@ -250,12 +250,12 @@ def test_index_records_generated_files(refs):
 
 
 def test_unknown_subarray_gets_its_own_dark(refs):
-    """A real header's subarray that streamcal's tables do not name (NIRCam coronagraphic
-    SUB320ALWB of the real PSFMASK file): full-frame types are cut, the dark is made for it."""
+    """A subarray that streamcal's tables do not name (here NIRCam coronagraphic SUB320A430R):
+    full-frame types are cut, the dark is made for it."""
     base = meta_for("NRCALONG")
-    m = ExposureMeta(**{**base.__dict__, "subarray": "SUB320ALWB", "substrt1": 1455, "substrt2": 1508,
+    m = ExposureMeta(**{**base.__dict__, "subarray": "SUB320A430R", "substrt1": 1455, "substrt2": 1508,
                         "subsize1": 320, "subsize2": 320, "tframe": 1.6, "noutputs": 1})
-    assert generate.window_tag(get_detector("NRCALONG"), m) == "sub320alwb_x1455y1508_320x320_t1p6"
+    assert generate.window_tag(get_detector("NRCALONG"), m) == "sub320a430r_x1455y1508_320x320_t1p6"
     assert refs.get("dark", m).arrays["SCI"].shape == (generate.NIR_DARK_FRAMES, 320, 320)
     assert refs.get("gain", m).arrays["SCI"].shape == (320, 320)
 

@@ -17,7 +17,7 @@ before occultation) join the exposure's ``_sources.ecsv``; :func:`read_coron_tru
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +26,8 @@ from scipy.special import erf
 
 from ..refs.synth_coron import mask_centre, transmission
 
-__all__ = ["CoronScene", "CoronTruth", "render_coron", "coron_rows", "header_cards", "read_coron_truth",
-           "simulate_coron_sequence"]
+__all__ = ["CoronScene", "CoronTruth", "render_coron", "coron_rows", "add_to_catalog", "header_cards",
+           "read_coron_truth", "simulate_coron_sequence"]
 
 #: Peak of the halo's power-law wing relative to the star's total flux per pixel at 1 sigma.
 HALO_FRACTION = 0.02
@@ -156,16 +156,15 @@ def simulate_coron_sequence(out_dir: str | Path, *, detector: str = "NRCALONG", 
                             nints: int = 2, ngroups: int = 3, n_psf: int = 2, science: CoronScene = CoronScene(),
                             psf_flux_ratio: float = 1.2, psf_offset: tuple[float, float] = (0.05, -0.03),
                             refs=None, **config) -> tuple[list[Path], list[Path]]:
-    """A science exposure and ``n_psf`` PSF exposures (observations 1 and 2 of one visit... each
-    its own exposure number) written to ``out_dir`` with truth in ``out_dir/truth``.
+    """A science exposure (exposure 1) and ``n_psf`` PSF exposures (exposures 2, 3 ... of the
+    same observation, targname PSF-REFERENCE, their own noise seeds) written to ``out_dir`` with
+    their truth in ``out_dir/truth``.  Extra keyword arguments are ExposureConfig fields.
 
     Returns
     -------
     science, psf : list of Path
         The ``_uncal.fits`` files.
     """
-    from dataclasses import replace
-
     from .exposure import ExposureConfig, default_refs, simulate_exposure
 
     refs = refs if refs is not None else default_refs()

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from astropy.io import fits
 
 from ..associations import AsnError, read_asn, resolve_member
 from ..associations.buffer import exposure_root
-from ..errors import BadInputError
+from ..errors import BadInputError, ReferenceFileError
 from ..fitsio import read_cal, write_image, write_mosaic
 from ..models import ImageModel, MosaicModel
 from ..provenance import Provenance, StepRecord, sha256_file
@@ -105,10 +106,20 @@ def integration_images(cube: ImageModel) -> list[ImageModel]:
 
 
 def _psfmask(refs, meta) -> tuple[np.ndarray | None, dict]:
-    data = refs.get("psfmask", meta)
-    if data is None:
+    """The PSFMASK SCI for an exposure, cut to its window; a file whose window keywords do not
+    contain the exposure's but whose SCI has the frame's shape is used whole, as jwst uses
+    every PSFMASK (it never cuts one: the real MIRI MASKLYOT file says SUBSTRT2 719 for the
+    717 of the exposures)."""
+    path = refs.select("psfmask", meta)
+    if path is None:
         return None, {}
-    return np.asarray(data.arrays["SCI"], np.float64), {"psfmask": str(getattr(data, "path", ""))}
+    try:
+        data = np.asarray(refs.get("psfmask", meta).arrays["SCI"])
+    except ReferenceFileError:
+        data = fits.getdata(path, "SCI")
+        if data.shape != (meta.subsize2, meta.subsize1):
+            raise
+    return np.asarray(data, np.float32), {"psfmask": str(path)}
 
 
 def run_coron3(science: Sequence[ImageModel], psfs: Sequence[ImageModel], refs,

@@ -251,14 +251,17 @@ def test_real_psfmask_0003_companion_matches_jwst(refs, tmp_path):
 
 
 @slow
-@pytest.mark.parametrize("real", [False, True], ids=["synthetic-psfmask", "psfmask_0009"])
-def test_miri_lyot_sequence_runs_as_jwst(refs, tmp_path, real):
-    """MIR_LYOT MASKLYOT F2300C: image2 makes calints, and coron3's psfsub equals jwst's, with the
-    synthetic PSFMASK and with the real one (its SUBSTRT2 719 is not the exposures' 717; jwst
-    uses the mask whole, so does streamcal)."""
+@pytest.mark.parametrize("exp_type, subarray, filt, real", [
+    ("MIR_LYOT", "MASKLYOT", "F2300C", False), ("MIR_LYOT", "MASKLYOT", "F2300C", True),
+    ("MIR_4QPM", "MASK1550", "F1550C", False)], ids=["lyot-synthetic", "lyot-psfmask_0009", "4qpm-synthetic"])
+def test_miri_sequence_runs_as_jwst(refs, tmp_path, exp_type, subarray, filt, real):
+    """MIR_LYOT MASKLYOT F2300C and MIR_4QPM MASK1550 F1550C: image2 makes calints, and coron3's
+    psfsub equals jwst's (1e-4 of the peak: float32 rounding of the same algebra), with the
+    synthetic PSFMASK and with the real Lyot one (its SUBSTRT2 719 is not the exposures' 717;
+    jwst uses the mask whole, so does streamcal)."""
     mask = extdata("reffiles", "jwst_miri_psfmask_0009.fits") if real else None
-    asn, calints = _sequence(tmp_path, refs, subarray="MASKLYOT", detector="MIRIMAGE", exp_type="MIR_LYOT",
-                             filter="F2300C", pupil=None)
+    asn, calints = _sequence(tmp_path, refs, subarray=subarray, detector="MIRIMAGE", exp_type=exp_type,
+                             filter=filt, pupil=None)
     assert all(p.name.endswith("_calints.fits") for p in calints)
     ours = ReferenceSet(overrides={"psfmask": mask}) if real else refs
     calibrate_file(asn, tmp_path / "streamcal", ours)
@@ -267,6 +270,22 @@ def test_miri_lyot_sequence_runs_as_jwst(refs, tmp_path, real):
     name = "jw01234001001_02101_00001_mirimage_o001_psfsub.fits"
     mine, official = fits.getdata(tmp_path / "streamcal" / name, "SCI"), fits.getdata(tmp_path / "jwst" / name, "SCI")
     assert np.nanmax(np.abs(mine - official)) <= 1e-4 * np.nanmax(np.abs(official))
+
+
+@slow
+def test_stream_worker_runs_coron3(nircam, refs, tmp_path):
+    """The worker's runner (what a Ray worker calls) on the coron3 ASN: OK, jwst's product
+    kinds, with a partial association marked as such."""
+    from streamcal.actors.worker import run_job
+    from streamcal.flow.jobs import Job, StageOptions
+
+    *_, asn, _ = nircam
+    job = Job(1, "calwebb_coron3", str(asn), options=StageOptions(allowed_roots=(str(asn.parent),)))
+    outcome = run_job(job, str(tmp_path), refs)
+    assert outcome.kind.name == "OK", outcome.reason
+    assert sorted({p.suffix for p in outcome.products}) == ["crfints", "i2d", "psfalign", "psfstack", "psfsub"]
+    with fits.open(next(p.path for p in outcome.products if p.suffix == "i2d")) as hdul:
+        assert hdul[0].header["ASNTABLE"] == asn.name and hdul[0].header["ASNPART"] is False
 
 
 def test_klip_is_jwsts():
